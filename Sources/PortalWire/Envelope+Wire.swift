@@ -1,0 +1,86 @@
+import NIOCore
+import PortalMessages
+
+/// Limits of the wire protocol shared by server and client.
+public enum WireDefaults {
+    /// The default maximum frame body length: 4 MiB.
+    public static let maximumFrameLength = 4 * 1024 * 1024
+}
+
+/// Metadata keys the protocol defines (keys are lower case).
+public enum MetadataKey {
+    /// Credentials: `Bearer <admin API key or portal session token>`.
+    public static let authorization = "authorization"
+}
+
+extension RequestEnvelope {
+    /// The token of an `authorization: Bearer <token>` metadata entry, if any.
+    public var bearerToken: String? {
+        guard let value = metadata[MetadataKey.authorization] else { return nil }
+        let prefix = "Bearer "
+        guard value.hasPrefix(prefix) else { return nil }
+        let token = value.dropFirst(prefix.count)
+        return token.isEmpty ? nil : String(token)
+    }
+}
+
+extension Status {
+    /// The status that reports `error` on the wire (its `cause` stays behind).
+    public init(_ error: RPCError) {
+        self.init(
+            code: error.code.rawValue, message: error.message,
+            reason: error.reason.rawValue, details: error.details)
+    }
+}
+
+extension RPCError {
+    /// The error a peer reported in a non-OK `Status`.
+    public init(status: Status) {
+        self.init(
+            code: StatusCode(rawValue: status.code), reason: ErrorReason(status.reason),
+            message: status.message, details: status.details)
+    }
+}
+
+extension ResponseEnvelope {
+    /// A successful answer carrying an encoded response message.
+    public init(id: UInt64, payload: [UInt8]) {
+        self.init(id: id, status: Status(code: 0), payload: payload)
+    }
+
+    /// A failed answer (or, with id 0, a frame the server sends on its own).
+    public init(id: UInt64, error: RPCError) {
+        self.init(id: id, status: Status(error), payload: [])
+    }
+}
+
+extension ByteBuffer {
+    /// Writes `message` as one frame.
+    public mutating func writeFrame(_ message: some ProtoMessage) {
+        writeFrame(message.serializedBytes())
+    }
+}
+
+extension ProtoMessage {
+    /// Decodes the readable bytes of `buffer` without copying them first.
+    public init(buffer: ByteBuffer) throws(ProtoDecodingError) {
+        do {
+            self = try buffer.withUnsafeReadableBytes { raw in try Self(serializedBytes: raw) }
+        } catch let error as ProtoDecodingError {
+            throw error
+        } catch {
+            throw ProtoDecodingError(kind: .malformed, field: nil)
+        }
+    }
+}
+
+extension ProtoDecodingError {
+    /// The INVALID_ARGUMENT answer for a payload that does not decode.
+    public var rpcError: RPCError {
+        var details: [String: String] = [:]
+        if let field { details["field"] = field }
+        return RPCError(
+            code: .invalidArgument, reason: .malformedPayload,
+            message: "Request payload could not be decoded: \(self).", details: details)
+    }
+}
