@@ -5,6 +5,8 @@ let package = Package(
     name: "Portal",
     platforms: [.macOS(.v14)],
     products: [
+        /// The Swift client library of the Portal RPC protocol.
+        .library(name: "PortalClient", targets: ["PortalClient"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
@@ -27,6 +29,30 @@ let package = Package(
         .testTarget(
             name: "PortalMessagesTests", dependencies: ["PortalMessages"], exclude: ["xctest-leaks.supp"]),
 
+        // MARK: Protocol
+        /// The wire protocol's vocabulary: status codes, reasons, RPCError,
+        /// frame parser, envelope helpers (no server, no domain).
+        .target(
+            name: "PortalWire",
+            dependencies: [
+                "PortalMessages", "PortalProtoC", "CProtobufC",
+                .product(name: "NIOCore", package: "swift-nio"),
+            ]
+        ),
+
+        // MARK: Client
+        /// The Swift client library (sources under clients/swift/).
+        .target(
+            name: "PortalClient",
+            dependencies: [
+                "PortalWire", "PortalMessages",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            path: "clients/swift/Sources/PortalClient"
+        ),
     ],
     swiftLanguageModes: [.v6]
 )
