@@ -53,6 +53,14 @@ let package = Package(
             ],
             path: "clients/swift/Sources/PortalClient"
         ),
+        /// The staff command-line tool (capacity editor) over PortalClient.
+        .executableTarget(
+            name: "portalctl",
+            dependencies: [
+                "PortalClient",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
+        ),
     ],
     swiftLanguageModes: [.v6]
 )
