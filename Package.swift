@@ -61,6 +61,16 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
+        .testTarget(
+            name: "PortalClientTests",
+            dependencies: [
+                "PortalClient", "PortalWire", "PortalMessages", "portalctl",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+            ],
+            path: "clients/swift/Tests/PortalClientTests"
+        ),
     ],
     swiftLanguageModes: [.v6]
 )
