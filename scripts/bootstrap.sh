@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# Installs what this project needs on a fresh machine, and nothing that is
+# already there. Safe to run again: it only acts on what is missing.
+#   - Debian packages: protobuf-c (library + protoc-c), SQLite, libcurl,
+#     pkg-config, and stock protoc (to check the contract compiles for others).
+#   - A Python virtual environment in .venv/ (ignored) with localstripe, the
+#     local Stripe-compatible server used by the tests.
+set -euo pipefail
+root="$(cd "$(dirname "$0")/.." && pwd)"
+
+packages=(libprotobuf-c-dev protobuf-c-compiler libsqlite3-dev libcurl4-openssl-dev pkg-config protobuf-compiler)
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "bootstrap: installing ${missing[*]}"
+  sudo=""
+  [ "$(id -u)" -eq 0 ] || sudo="sudo"
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+localstripe_version="1.15.10"
+venv="$root/.venv"
+if [ ! -x "$venv/bin/localstripe" ]; then
+  echo "bootstrap: creating $venv with localstripe $localstripe_version"
+  python3 -m venv "$venv"
+  "$venv/bin/pip" install --quiet --disable-pip-version-check "localstripe==$localstripe_version"
+fi
+
+command -v swift >/dev/null || { echo "bootstrap: swift is not on PATH (expected the machine's toolchain at /opt/swift)" >&2; exit 1; }
