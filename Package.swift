@@ -70,6 +70,10 @@ let package = Package(
             ]
         ),
         .testTarget(
+            name: "PortaldTests",
+            dependencies: ["portald", .product(name: "Logging", package: "swift-log")]
+        ),
+        .testTarget(
             name: "PortalServerTests",
             dependencies: [
                 "PortalServer", "PortalWire", "PortalMessages",
