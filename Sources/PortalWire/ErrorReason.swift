@@ -12,8 +12,10 @@ public struct ErrorReason: Hashable, Sendable, CustomStringConvertible,
     /// A reason with the given UPPER_SNAKE_CASE name.
     public init(_ rawValue: String) { self.rawValue = rawValue }
 
+    /// A reason written as a literal, e.g. `"CAPACITY_FULL"`.
     public init(stringLiteral value: String) { self.rawValue = value }
 
+    /// The reason as written on the wire.
     public var description: String { rawValue }
 
     // MARK: Transport reasons
