@@ -3,8 +3,10 @@ import Logging
 
 #if canImport(Glibc)
 import Glibc
+private let posixWrite = Glibc.write
 #elseif canImport(Darwin)
 import Darwin
+private let posixWrite = Darwin.write
 #endif
 
 /// The admin API keys in force: those configured, or else one kept in
@@ -50,7 +52,7 @@ enum AdminKeyFile {
         }
         defer { close(descriptor) }
         let bytes = Array(text.utf8)
-        let written = bytes.withUnsafeBytes { Glibc.write(descriptor, $0.baseAddress, $0.count) }
+        let written = bytes.withUnsafeBytes { posixWrite(descriptor, $0.baseAddress, $0.count) }
         guard written == bytes.count else {
             throw ConfigurationError(description: "cannot write \(path)")
         }

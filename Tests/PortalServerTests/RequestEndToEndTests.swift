@@ -36,6 +36,18 @@ final class RequestEndToEndTests: XCTestCase {
         }
     }
 
+    func testPayloadWithInvalidUTF8NamesTheField() async throws {
+        try await TestServer.with { server in
+            let client = try await server.connect()
+            // HealthCheckRequest.service (field 1, string) holding the bytes C3 28.
+            let response = try await client.call(
+                RequestEnvelope(id: 1, method: HealthMethods.check.fullName, payload: [0x0A, 0x02, 0xC3, 0x28]))
+            XCTAssertEqual(response.code, .invalidArgument)
+            XCTAssertEqual(response.reason, "MALFORMED_PAYLOAD")
+            XCTAssertEqual(response.status?.details["field"], "service")
+        }
+    }
+
     func testRequestIdZeroIsInvalidArgument() async throws {
         try await TestServer.with { server in
             let client = try await server.connect()
