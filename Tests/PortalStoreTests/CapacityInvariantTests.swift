@@ -114,8 +114,8 @@ final class CapacityInvariantTests: XCTestCase {
         XCTAssertFalse(retry.isNew)
 
         // A block that does not overlap is fine.
-        let value1 = try await fixture.hold(client, afternoon, "walk").isNew
-        XCTAssertTrue(value1)
+        let afternoonIsNew = try await fixture.hold(client, afternoon, "walk").isNew
+        XCTAssertTrue(afternoonIsNew)
         let held = try await fixture.usage(morning, "walk").held + fixture.usage(lateMorning, "walk").held
         XCTAssertEqual(held, 1)
     }
@@ -126,10 +126,10 @@ final class CapacityInvariantTests: XCTestCase {
         try await fixture.capacity(morning, "walk", 5, allowOverlap: true)
         try await fixture.capacity(lateMorning, "walk", 5, allowOverlap: true)
         let client = try await fixture.client()
-        let value2 = try await fixture.hold(client, morning, "walk").isNew
-        XCTAssertTrue(value2)
-        let value3 = try await fixture.hold(client, lateMorning, "walk").isNew
-        XCTAssertTrue(value3)
+        let morningIsNew = try await fixture.hold(client, morning, "walk").isNew
+        XCTAssertTrue(morningIsNew)
+        let lateMorningIsNew = try await fixture.hold(client, lateMorning, "walk").isNew
+        XCTAssertTrue(lateMorningIsNew)
 
         // But a block that forbids overlap refuses, whichever side it is on.
         let strict = try await fixture.block("2025-10-08", "10:00", "10:30", "Strict")
@@ -152,8 +152,8 @@ final class CapacityInvariantTests: XCTestCase {
         await assertPortalError(.failedPrecondition, .overlappingBooking) {
             try await self.fixture.hold(alice, block, "walk")
         }
-        let value4 = try await fixture.hold(bob, block, "walk").isNew
-        XCTAssertTrue(value4)
+        let bobIsNew = try await fixture.hold(bob, block, "walk").isNew
+        XCTAssertTrue(bobIsNew)
         await assertPortalError(.failedPrecondition, .capacityFull) {
             try await self.fixture.hold(carol, block, "walk")
         }
@@ -177,8 +177,8 @@ final class CapacityInvariantTests: XCTestCase {
 
         // One second before expiry the holds still count.
         fixture.clock.advance(bySeconds: 599)
-        let value5 = try await fixture.usage(block, "walk").remaining
-        XCTAssertEqual(value5, 0)
+        let remainingJustBeforeExpiry = try await fixture.usage(block, "walk").remaining
+        XCTAssertEqual(remainingJustBeforeExpiry, 0)
 
         // At expiry they stop counting — no purge has run.
         fixture.clock.advance(bySeconds: 1)
@@ -195,12 +195,12 @@ final class CapacityInvariantTests: XCTestCase {
         XCTAssertEqual(purged, 5)
         XCTAssertEqual(try fixture.snapshot()["holds"]?.count, 0)
         XCTAssertEqual(try fixture.auditCount(event: "hold.expired"), 5)
-        let value6 = try await fixture.store.purgeExpiredHolds()
-        XCTAssertEqual(value6, 0)
+        let purgedAgain = try await fixture.store.purgeExpiredHolds()
+        XCTAssertEqual(purgedAgain, 0)
 
         // The client who was refused gets in now; an old token is gone.
-        let value7 = try await fixture.hold(late, block, "walk").isNew
-        XCTAssertTrue(value7)
+        let lateIsNew = try await fixture.hold(late, block, "walk").isNew
+        XCTAssertTrue(lateIsNew)
         await assertPortalError(.notFound, .holdNotFound) { try await self.fixture.store.hold(holds[0].hold.token) }
     }
 
@@ -211,8 +211,8 @@ final class CapacityInvariantTests: XCTestCase {
         fixture.clock.advance(bySeconds: 300)
         let live = try await fixture.hold(try await fixture.client("Later"), block, "walk")
         fixture.clock.advance(bySeconds: 301)  // the first has expired, the second has not
-        let value8 = try await fixture.store.purgeExpiredHolds()
-        XCTAssertEqual(value8, 1)
+        let purged = try await fixture.store.purgeExpiredHolds()
+        XCTAssertEqual(purged, 1)
         let remaining = try await fixture.store.activeHolds(in: block.id)
         XCTAssertEqual(remaining.map(\.token), [live.hold.token])
     }
@@ -237,11 +237,11 @@ final class CapacityInvariantTests: XCTestCase {
 
         let after = try await fixture.store.day(date)
         XCTAssertEqual(after, before)
-        let value9 = try await fixture.store.activeHolds(in: morning.id)
-        XCTAssertEqual(value9, holdsBefore)
+        let holdsAfter = try await fixture.store.activeHolds(in: morning.id)
+        XCTAssertEqual(holdsAfter, holdsBefore)
         XCTAssertEqual(after.flatMap(\.capacities).map(\.remaining), [2, 1, 2])
-        let value10 = try await fixture.store.schemaVersion()
-        XCTAssertEqual(value10, 1)
+        let schemaVersion = try await fixture.store.schemaVersion()
+        XCTAssertEqual(schemaVersion, 1)
         // And the invariant still holds after the restart.
         for index in 0..<2 { _ = try await fixture.hold(try await fixture.client("X\(index)"), morning, "walk") }
         await assertPortalError(.failedPrecondition, .capacityFull) {
@@ -259,8 +259,8 @@ final class CapacityInvariantTests: XCTestCase {
         }
         let lowered = try await fixture.capacity(block, "walk", 1)
         XCTAssertEqual([lowered.capacity, lowered.booked, lowered.remaining], [1, 3, 0])
-        let value11 = try await fixture.store.bookings(on: try LocalDate("2025-10-08")).count
-        XCTAssertEqual(value11, 3)
+        let bookingCount = try await fixture.store.bookings(on: try LocalDate("2025-10-08")).count
+        XCTAssertEqual(bookingCount, 3)
         await assertPortalError(.failedPrecondition, .capacityFull) {
             try await self.fixture.hold(try await self.fixture.client("New"), block, "walk")
         }
@@ -272,8 +272,8 @@ final class CapacityInvariantTests: XCTestCase {
         let client = try await fixture.client()
         // 09:00 BST on 8 October is 08:00 UTC.
         fixture.clock.set(to: fixture.calendar.instant(of: try LocalDate("2025-10-08"), at: try TimeOfDay("08:59")))
-        let value12 = try await fixture.hold(client, block, "walk").isNew
-        XCTAssertTrue(value12)
+        let heldBeforeStart = try await fixture.hold(client, block, "walk").isNew
+        XCTAssertTrue(heldBeforeStart)
         fixture.clock.set(to: Instant(unixSeconds: 1_759_910_400))  // 2025-10-08T08:00:00Z
         await assertPortalError(.failedPrecondition, .blockStarted) {
             try await self.fixture.hold(try await self.fixture.client("Late"), block, "walk")
