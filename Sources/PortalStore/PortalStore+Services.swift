@@ -6,6 +6,12 @@ public struct ServiceUpsert: Hashable, Sendable {
     public let service: ServiceDefaults
     /// True when the service did not exist before.
     public let created: Bool
+
+    /// Creates a result.
+    public init(service: ServiceDefaults, created: Bool) {
+        self.service = service
+        self.created = created
+    }
 }
 
 extension PortalStore {

@@ -125,6 +125,12 @@ public final class PortalStore: Sendable {
         logger.info("store closed", metadata: ["path": "\(configuration.path)"])
     }
 
+    /// The business's local date at the clock's now ("today"; "copy
+    /// yesterday" copies from `today().previousDay`).
+    public func today() -> LocalDate {
+        calendar.today(at: clock.now)
+    }
+
     /// The schema version of the open database (`PRAGMA user_version`).
     public func schemaVersion() async throws -> Int {
         try await readers.perform { db in Int(try db.integer("PRAGMA user_version") ?? 0) }
