@@ -34,14 +34,23 @@ extension PortalStore {
     /// bookings or active holds, since those were sold for the old times.
     ///
     /// - Throws: ``PortalError``: `BLOCK_NOT_FOUND`; `INVALID_TIME_RANGE` when
-    ///   the resulting end is not after the start; `failedPrecondition` /
+    ///   the resulting end is not after the start (field `end_time`, or
+    ///   `start_time` when only the start was given); `failedPrecondition` /
     ///   `BLOCK_IN_USE` when the times would change on a block in use.
     public func updateBlock(
         _ id: BlockID, start: TimeOfDay? = nil, end: TimeOfDay? = nil, label: BlockLabel? = nil
     ) async throws -> TimetableBlock {
         try await write { db, now in
             let old = try Query.block(db, id)
-            let times = try BlockTimes(start: start ?? old.startTime, end: end ?? old.endTime)
+            let times: BlockTimes
+            do throws(PortalError) {
+                times = try BlockTimes(start: start ?? old.startTime, end: end ?? old.endTime)
+            } catch var refusal {
+                // Name the field the caller sent: a new start after the
+                // stored end is the start's fault.
+                if end == nil { refusal.details["field"] = "start_time" }
+                throw refusal
+            }
             if times != old.times, try Query.isInUse(db, block: id, now: now) {
                 throw PortalError.blockInUse(
                     id, "The times of block \(id) cannot change while it has bookings or active holds.")

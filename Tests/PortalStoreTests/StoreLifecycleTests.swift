@@ -99,6 +99,29 @@ final class StoreLifecycleTests: XCTestCase {
         try await fixture.reopen()
     }
 
+    func testAWriterInAnotherProcessMakesWritesWaitThenFailAsBusy() async throws {
+        await fixture.store.close()
+        let impatient = try await PortalStore.open(
+            configuration: .init(path: fixture.path, busyTimeoutMilliseconds: 50),
+            calendar: fixture.calendar, clock: fixture.clock)
+        let other = try SQLiteConnection(path: fixture.path, busyTimeoutMilliseconds: 50)
+        try other.run("BEGIN IMMEDIATE")
+        await assertPortalError(.unavailable, .storeBusy) {
+            try await impatient.upsertService(
+                ServiceDefaults(code: ServiceCode("walk"), durationMinutes: 60, priceCents: 1, currency: "gbp"))
+        }
+        // Readers are not blocked by a writer (WAL).
+        let services = try await impatient.listServices()
+        XCTAssertEqual(services, [])
+        try other.run("ROLLBACK")
+        other.close()
+        let upsert = try await impatient.upsertService(
+            ServiceDefaults(code: ServiceCode("walk"), durationMinutes: 60, priceCents: 1, currency: "gbp"))
+        XCTAssertTrue(upsert.created)
+        await impatient.close()
+        try await fixture.reopen()
+    }
+
     func testAuditLogIsAppendOnly() async throws {
         try await fixture.service("walk", minutes: 60)
         let db = try SQLiteConnection(path: fixture.path, busyTimeoutMilliseconds: 1000)

@@ -86,8 +86,14 @@ final class TimetableTests: XCTestCase {
     func testUpdateBlockRefusesAnInvertedRangeAfterMerging() async throws {
         let block = try await fixture.block("2025-10-08", "09:00", "12:00", "Morning Run")
         let before = try fixture.snapshot()
-        await assertPortalError(.invalidArgument, .invalidTimeRange, field: "end_time") {
+        await assertPortalError(.invalidArgument, .invalidTimeRange, field: "start_time") {
             try await self.store.updateBlock(block.id, start: try TimeOfDay("12:30"))
+        }
+        await assertPortalError(.invalidArgument, .invalidTimeRange, field: "end_time") {
+            try await self.store.updateBlock(block.id, end: try TimeOfDay("08:00"))
+        }
+        await assertPortalError(.invalidArgument, .invalidTimeRange, field: "end_time") {
+            try await self.store.updateBlock(block.id, start: try TimeOfDay("10:00"), end: try TimeOfDay("10:00"))
         }
         await assertPortalError(.notFound, .blockNotFound) {
             try await self.store.updateBlock(BlockID(rawValue: 999), label: try BlockLabel("x"))
