@@ -36,7 +36,7 @@ proto:
 
 # The protobuf-c bridging layer under AddressSanitizer.
 asan: bootstrap
-	$(SWIFT) test --scratch-path .build-asan --sanitize=address --filter PortalMessagesTests
+	LSAN_OPTIONS=suppressions=$(CURDIR)/Tests/PortalMessagesTests/xctest-leaks.supp $(SWIFT) test --scratch-path .build-asan --sanitize=address --filter PortalMessagesTests
 
 clean:
 	rm -rf .build .build-*

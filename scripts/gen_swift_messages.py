@@ -514,8 +514,7 @@ SWIFT_KEYWORDS = {
 }
 # Member names that would clash with generated or protocol members.
 RESERVED_MEMBER_NAMES = {
-    "self", "Self", "Type", "Protocol", "protoMessageName", "serializedBytes", "init", "cMessage",
-    "copy", "hash", "hashValue", "description", "debugDescription",
+    "self", "Self", "Type", "Protocol", "protoMessageName", "serializedBytes", "init", "copy",
 }
 RESERVED_CASE_NAMES = {"unrecognized", "rawValue", "knownCases", "init", "self", "Type", "hashValue", "allCases"}
 # Top-level Swift names the generated types must not shadow.
@@ -829,7 +828,7 @@ def field_swift_type(fd: Field) -> Tuple[str, str]:
     if fd.repeated:
         return f"[{base}]", "[]"
     if fd.oneof is not None:
-        return (f"{base}?" if fd.kind != "message" else f"{base}?"), "nil"
+        return f"{base}?", "nil"
     if fd.kind == "message":
         return f"{base}?", "nil"
     return base, zero

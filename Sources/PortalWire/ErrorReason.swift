@@ -12,8 +12,10 @@ public struct ErrorReason: Hashable, Sendable, CustomStringConvertible,
     /// A reason with the given UPPER_SNAKE_CASE name.
     public init(_ rawValue: String) { self.rawValue = rawValue }
 
+    /// A reason written as a literal, e.g. `"CAPACITY_FULL"`.
     public init(stringLiteral value: String) { self.rawValue = value }
 
+    /// The reason as written on the wire.
     public var description: String { rawValue }
 
     // MARK: Transport reasons
@@ -42,6 +44,9 @@ public struct ErrorReason: Hashable, Sendable, CustomStringConvertible,
     public static let notImplemented: ErrorReason = "NOT_IMPLEMENTED"
     /// The request's deadline passed before the work started or could commit.
     public static let deadlineExceeded: ErrorReason = "DEADLINE_EXCEEDED"
+    /// The server cancelled a running call when its drain grace period ended;
+    /// whether it committed is unknown.
+    public static let cancelled: ErrorReason = "CANCELLED"
     /// The connection was idle for too long. Fatal.
     public static let idleTimeout: ErrorReason = "IDLE_TIMEOUT"
     /// A frame did not arrive whole within the bound. Fatal.

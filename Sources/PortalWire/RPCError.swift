@@ -31,6 +31,7 @@ public struct RPCError: Error, Sendable, CustomStringConvertible {
         self.cause = cause
     }
 
+    /// `CODE (REASON): message`; never the cause.
     public var description: String {
         "\(code.name) (\(reason.rawValue)): \(message)"
     }
@@ -46,6 +47,7 @@ public protocol RPCErrorConvertible: Error {
 }
 
 extension RPCError: RPCErrorConvertible {
+    /// The error itself.
     public var rpcError: RPCError { self }
 }
 

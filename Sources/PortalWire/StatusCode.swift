@@ -85,5 +85,6 @@ public struct StatusCode: Hashable, Sendable, CustomStringConvertible {
         }
     }
 
+    /// The upper-snake-case name.
     public var description: String { name }
 }

@@ -1,0 +1,176 @@
+import Logging
+import NIOConcurrencyHelpers
+import NIOCore
+import NIOPosix
+import PortalWire
+import ServiceLifecycle
+
+/// A Portal RPC server: TCP, length-prefixed protobuf frames, any number of
+/// pipelined requests per connection, answered by the handlers of a ``Router``.
+///
+/// It is a swift-service-lifecycle `Service`: run it in a `ServiceGroup`, which
+/// turns SIGTERM/SIGINT into a graceful shutdown. On graceful shutdown it
+/// drains: it stops accepting connections, sends every connection a go-away
+/// frame (id 0, UNAVAILABLE, reason GOAWAY), answers requests that arrive
+/// afterwards UNAVAILABLE / SHUTTING_DOWN without running them (health checks
+/// still answer, NOT_SERVING), lets running requests finish within
+/// ``ServerConfiguration/Timeouts/drainGracePeriod``, then closes every
+/// connection and returns.
+///
+/// ```swift
+/// var router = Router(knownMethods: HealthMethods.allFullNames)
+/// router.registerHealthService()
+/// let server = RPCServer(configuration: .defaults, router: router, logger: logger)
+/// let group = ServiceGroup(
+///     services: [server], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
+/// try await group.run()
+/// ```
+///
+/// Asynchronous handlers run as child tasks of one task group owned by
+/// ``run()``; inline handlers run on the connection's event loop.
+public final class RPCServer: Service, Sendable {
+    /// The configuration the server was made with.
+    public let configuration: ServerConfiguration
+    private let router: Router
+    private let eventLoopGroup: any EventLoopGroup
+    private let logger: Logger
+
+    private let calls = CallQueue()
+    private let drainState = DrainState()
+    private let connections: ConnectionRegistry
+    private let bound = BoundAddress()
+    private let serverChannel = NIOLockedValueBox<(any Channel)?>(nil)
+    private let drainStarted: AsyncStream<Never>
+    private let drainStartedContinuation: AsyncStream<Never>.Continuation
+
+    /// Creates a server; nothing happens until ``run()``.
+    ///
+    /// - Parameters:
+    ///   - configuration: address, limits and timeouts.
+    ///   - router: the handlers; copied, later changes are not seen.
+    ///   - eventLoopGroup: where connections live; NIO's shared group by default.
+    ///   - logger: where the server logs (never metadata values).
+    public init(
+        configuration: ServerConfiguration = .defaults,
+        router: Router,
+        eventLoopGroup: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton,
+        logger: Logger = Logger(label: "portal.server")
+    ) {
+        self.configuration = configuration
+        self.router = router
+        self.eventLoopGroup = eventLoopGroup
+        self.logger = logger
+        self.connections = ConnectionRegistry(maximum: configuration.limits.maxConnections)
+        (drainStarted, drainStartedContinuation) = AsyncStream.makeStream(of: Never.self)
+    }
+
+    /// The address the server listens on, once ``run()`` has bound it (with
+    /// port 0, the port the system picked). Throws if binding failed.
+    public var boundAddress: SocketAddress {
+        get async throws { try await bound.get() }
+    }
+
+    /// The number of connections open now.
+    public var connectionCount: Int { connections.count }
+
+    /// Binds, serves until graceful shutdown or cancellation, drains, and
+    /// returns once every connection is closed. Call it once.
+    public func run() async throws {
+        let channel: any Channel
+        do {
+            channel = try await bind()
+        } catch {
+            bound.resolve(.failure(error))
+            throw error
+        }
+        serverChannel.withLockedValue { $0 = channel }
+        let address = channel.localAddress!
+        bound.resolve(.success(address))
+        logger.info("Listening", metadata: ["address": "\(address)"])
+        if drainState.isDraining { channel.close(promise: nil) }
+
+        await withTaskCancellationOrGracefulShutdownHandler {
+            await withTaskGroup(of: Void.self) { group in
+                group.addTask { await self.runCalls() }
+                group.addTask { await self.waitForDrainGracePeriod() }
+                // Whichever ends first: every call finished, or the grace period.
+                _ = await group.next()
+                group.cancelAll()
+            }
+        } onCancelOrGracefulShutdown: {
+            self.beginDrain()
+        }
+
+        await connections.closeAll()
+        try? await channel.close()
+        logger.info("Stopped")
+    }
+
+    /// Starts draining, as a graceful shutdown does (idempotent).
+    public func beginDrain() {
+        guard drainState.begin() else { return }
+        logger.info("Draining", metadata: ["connections": "\(connections.count)"])
+        serverChannel.withLockedValue { $0 }?.close(promise: nil)
+        connections.drainAll()
+        calls.close()
+        drainStartedContinuation.finish()
+    }
+
+    private func bind() async throws -> any Channel {
+        let configuration = self.configuration
+        let router = self.router
+        let calls = self.calls
+        let drainState = self.drainState
+        let connections = self.connections
+        let logger = self.logger
+        return try await ServerBootstrap(group: eventLoopGroup)
+            .serverChannelOption(.backlog, value: 256)
+            .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
+            .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
+            .childChannelOption(
+                .writeBufferWaterMark,
+                value: .init(
+                    low: configuration.backpressure.lowWatermark,
+                    high: configuration.backpressure.highWatermark))
+            .childChannelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    let handler = ConnectionHandler(
+                        configuration: configuration, router: router, calls: calls,
+                        drainState: drainState, logger: logger)
+                    let handle = ConnectionHandle(handler: handler, eventLoop: channel.eventLoop)
+                    if connections.admit(channel, handle: handle) {
+                        try channel.pipeline.syncOperations.addHandler(handler)
+                    } else {
+                        logger.warning(
+                            "Refusing a connection over the cap",
+                            metadata: ["max_connections": "\(configuration.limits.maxConnections)"])
+                        try channel.pipeline.syncOperations.addHandler(
+                            ConnectionRefusalHandler(maximum: configuration.limits.maxConnections))
+                    }
+                }
+            }
+            .bind(host: configuration.host, port: configuration.port)
+            .get()
+    }
+
+    /// Runs every asynchronous call as a child task until the queue closes
+    /// (drain) and the calls already taken have finished.
+    private func runCalls() async {
+        await withDiscardingTaskGroup { group in
+            for await call in calls.calls {
+                group.addTask { await call.execute() }
+            }
+        }
+    }
+
+    private func waitForDrainGracePeriod() async {
+        for await _ in drainStarted {}
+        let grace = configuration.timeouts.drainGracePeriod
+        do {
+            try await Task.sleep(nanoseconds: UInt64(max(0, grace.nanoseconds)))
+            logger.warning("Drain grace period ended; cancelling the calls still running")
+        } catch {
+            // Cancelled: the calls finished first, or the server is being cancelled.
+        }
+    }
+}

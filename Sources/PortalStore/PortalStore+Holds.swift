@@ -1,0 +1,232 @@
+import PortalDomain
+
+extension PortalStore {
+    /// Takes a short-lived hold on one slot of a block for a client (the
+    /// seed's `create_hold`; the capacity half of `StartCheckout`).
+    ///
+    /// One `BEGIN IMMEDIATE` transaction, at the clock's now, checks in order:
+    /// 1. the block exists (`notFound` / `BLOCK_NOT_FOUND`), the service
+    ///    exists (`UNKNOWN_SERVICE`), the client exists (`CLIENT_NOT_FOUND`)
+    ///    and the block offers the service (`failedPrecondition` /
+    ///    `SERVICE_NOT_OFFERED`);
+    /// 2. the block has not started in the business's time zone
+    ///    (`failedPrecondition` / `BLOCK_STARTED`);
+    /// 3. if the client already has a live hold on this block and service,
+    ///    that hold is returned (`isNew == false`): a retry never takes a
+    ///    second slot;
+    /// 4. overlap: the client has no active hold or confirmed booking of the
+    ///    same service whose span overlaps this one (the same block
+    ///    included), where either this block or the other one has
+    ///    `allowOverlap == false` (`failedPrecondition` /
+    ///    `OVERLAPPING_BOOKING`);
+    /// 5. room: confirmed bookings + active holds, re-counted under the write
+    ///    lock, leave at least one slot (`failedPrecondition` /
+    ///    `CAPACITY_FULL`).
+    ///
+    /// The hold records the service's current price and lasts
+    /// ``Configuration/holdLifetimeSeconds``. An audit entry is written.
+    ///
+    /// ```swift
+    /// let outcome = try await store.createHold(
+    ///     for: client, block: block.id, service: try ServiceCode("walk"))
+    /// print(outcome.hold.expiresAt)
+    /// ```
+    public func createHold(for client: ClientID, block blockID: BlockID, service code: ServiceCode)
+        async throws -> HoldOutcome
+    {
+        let lifetime = configuration.holdLifetimeSeconds
+        return try await write { [calendar] db, now in
+            let block = try Query.block(db, blockID)
+            let service = try Query.service(db, code)
+            try Query.requireClient(db, client)
+            guard let usage = try Query.usage(db, block: blockID, service: code, now: now) else {
+                throw PortalError.serviceNotOffered(code, in: blockID)
+            }
+            guard !calendar.hasStarted(block.date, at: block.startTime, now: now) else {
+                throw PortalError.failedPrecondition(
+                    .blockStarted, "Block \(blockID) has already started.",
+                    details: ["block_id": "\(blockID)"])
+            }
+            if let existing = try db.row(
+                """
+                SELECT \(StoredRow.holdColumns) FROM holds h
+                WHERE h.client_id = ?1 AND h.block_id = ?2 AND h.service_code = ?3
+                  AND h.state = 'active' AND h.expires_at > ?4
+                ORDER BY h.created_at DESC, h.hold_id DESC LIMIT 1
+                """,
+                [
+                    .integer(client.rawValue), .integer(blockID.rawValue), .text(code.rawValue),
+                    .integer(now.unixSeconds),
+                ], StoredRow.hold)
+            {
+                return HoldOutcome(hold: existing, isNew: false)
+            }
+            let span = block.bookingSpan(durationMinutes: service.durationMinutes)
+            if try Self.hasOverlap(
+                db, client: client, service: code, span: span, allowOverlap: usage.allowOverlap,
+                now: now)
+            {
+                throw PortalError.failedPrecondition(
+                    .overlappingBooking,
+                    "The client already has a \"\(code)\" booking or hold at an overlapping time.",
+                    details: ["block_id": "\(blockID)", "service_code": code.rawValue])
+            }
+            guard usage.remaining > 0 else {
+                throw PortalError.failedPrecondition(
+                    .capacityFull, "Block \(blockID) has no \"\(code)\" slots left.",
+                    details: ["block_id": "\(blockID)", "service_code": code.rawValue])
+            }
+            let hold = CapacityHold(
+                token: HoldToken.generate(), block: blockID, service: code, client: client,
+                createdAt: now, expiresAt: now.adding(seconds: lifetime), state: .active,
+                amountCents: service.priceCents, currency: service.currency, paymentIntentID: nil)
+            try db.run(
+                """
+                INSERT INTO holds (token, block_id, service_code, client_id, span_start, span_end,
+                    created_at, expires_at, state, amount_cents, currency, updated_at)
+                VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, 'active', ?9, ?10, ?7)
+                """,
+                [
+                    .text(hold.token.rawValue), .integer(blockID.rawValue), .text(code.rawValue),
+                    .integer(client.rawValue), .int(span.start), .int(span.end),
+                    .integer(now.unixSeconds), .integer(hold.expiresAt.unixSeconds),
+                    .integer(hold.amountCents), .text(hold.currency),
+                ])
+            try AuditLog.append(
+                db, entity: "hold", id: db.lastInsertRowID, event: "hold.created", at: now,
+                [
+                    "block_id": .int(blockID.rawValue), "service_code": .text(code.rawValue),
+                    "client_id": .int(client.rawValue), "expires_at": .int(hold.expiresAt.unixSeconds),
+                    "amount_cents": .int(hold.amountCents), "currency": .text(hold.currency),
+                ])
+            return HoldOutcome(hold: hold, isNew: true)
+        }
+    }
+
+    /// The hold with this token, in whatever state. With `client`, a hold of
+    /// another client is reported as not found (no hint that it exists).
+    ///
+    /// - Throws: ``PortalError`` `notFound` / `HOLD_NOT_FOUND`.
+    public func hold(_ token: HoldToken, of client: ClientID? = nil) async throws -> CapacityHold {
+        try await read { db, _ in
+            guard
+                let hold = try db.row(
+                    "SELECT \(StoredRow.holdColumns) FROM holds h WHERE h.token = ?",
+                    [.text(token.rawValue)], StoredRow.hold),
+                client == nil || hold.client == client
+            else {
+                throw PortalError.notFound(.holdNotFound, "No such hold.")
+            }
+            return hold
+        }
+    }
+
+    /// The holds of a block that count against capacity at the clock's now,
+    /// oldest first.
+    public func activeHolds(in block: BlockID) async throws -> [CapacityHold] {
+        try await read { db, now in
+            try db.rows(
+                """
+                SELECT \(StoredRow.holdColumns) FROM holds h
+                WHERE h.block_id = ?1 AND h.state = 'active' AND h.expires_at > ?2
+                ORDER BY h.created_at, h.hold_id
+                """,
+                [.integer(block.rawValue), .integer(now.unixSeconds)], StoredRow.hold)
+        }
+    }
+
+    /// Removes holds whose time has run out, at the clock's now; the server
+    /// calls it periodically. Returns how many were removed.
+    ///
+    /// Expired holds already stop counting against capacity the moment they
+    /// expire (every count filters on `expires_at > now`); purging only
+    /// tidies up. Each removal writes a `hold.expired` audit entry. Holds
+    /// that carry a PaymentIntent are left alone: the checkout sweeper must
+    /// first settle their payment with Stripe.
+    ///
+    /// - Parameter limit: the most holds removed in one call (one short
+    ///   transaction), default 1000; call again while it returns `limit`.
+    @discardableResult
+    public func purgeExpiredHolds(limit: Int = 1000) async throws -> Int {
+        let removed = try await write { db, now in
+            try Self.expireHolds(db, now: now, block: nil, limit: limit)
+        }
+        if removed > 0 {
+            logger.debug("purged expired holds", metadata: ["count": "\(removed)"])
+        }
+        return removed
+    }
+
+    // MARK: Shared steps
+
+    /// Whether `client` has an active hold or confirmed booking of `service`
+    /// overlapping `span` that the overlap rule forbids: `allowOverlap` is
+    /// the target block's setting; the other block's own setting counts too.
+    static func hasOverlap(
+        _ db: SQLiteConnection, client: ClientID, service: ServiceCode, span: LocalTimeSpan,
+        allowOverlap: Bool, now: Instant
+    ) throws -> Bool {
+        let found = try db.integer(
+            """
+            SELECT EXISTS (
+                SELECT 1 FROM holds h
+                LEFT JOIN block_capacities c
+                    ON c.block_id = h.block_id AND c.service_code = h.service_code
+                WHERE h.client_id = ?1 AND h.service_code = ?2
+                  AND h.state = 'active' AND h.expires_at > ?3
+                  AND h.span_start < ?5 AND h.span_end > ?4
+                  AND (?6 = 0 OR coalesce(c.allow_overlap, 0) = 0)
+            ) OR EXISTS (
+                SELECT 1 FROM bookings k
+                LEFT JOIN block_capacities c
+                    ON c.block_id = k.block_id AND c.service_code = k.service_code
+                WHERE k.client_id = ?1 AND k.service_code = ?2 AND k.status = 'confirmed'
+                  AND k.span_start < ?5 AND k.span_end > ?4
+                  AND (?6 = 0 OR coalesce(c.allow_overlap, 0) = 0)
+            )
+            """,
+            [
+                .integer(client.rawValue), .text(service.rawValue), .integer(now.unixSeconds),
+                .int(span.start), .int(span.end), .bool(allowOverlap),
+            ])
+        return found == 1
+    }
+
+    /// Deletes up to `limit` expired active holds without a PaymentIntent
+    /// (of one block, or all), each with a `hold.expired` audit entry.
+    static func expireHolds(_ db: SQLiteConnection, now: Instant, block: BlockID?, limit: Int) throws
+        -> Int
+    {
+        struct Expired {
+            let id: Int64
+            let block: Int64
+            let service: String
+            let client: Int64
+            let expiresAt: Int64
+        }
+        let expired = try db.rows(
+            """
+            SELECT hold_id, block_id, service_code, client_id, expires_at FROM holds
+            WHERE state = 'active' AND expires_at <= ?1 AND payment_intent_id IS NULL
+              AND (?2 IS NULL OR block_id = ?2)
+            ORDER BY expires_at, hold_id
+            LIMIT ?3
+            """,
+            [.integer(now.unixSeconds), block.map { .integer($0.rawValue) } ?? .null, .int(limit)]
+        ) { row in
+            Expired(
+                id: row.int64(0), block: row.int64(1), service: row.text(2), client: row.int64(3),
+                expiresAt: row.int64(4))
+        }
+        for hold in expired {
+            try AuditLog.append(
+                db, entity: "hold", id: hold.id, event: "hold.expired", at: now,
+                [
+                    "block_id": .int(hold.block), "service_code": .text(hold.service),
+                    "client_id": .int(hold.client), "expires_at": .int(hold.expiresAt),
+                ])
+            try db.run("DELETE FROM holds WHERE hold_id = ?", [.integer(hold.id)])
+        }
+        return expired.count
+    }
+}

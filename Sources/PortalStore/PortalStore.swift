@@ -1,0 +1,176 @@
+import Dispatch
+import Logging
+import PortalDomain
+
+/// Portal's embedded store: one SQLite database file in WAL mode, and the
+/// domain operations that run in it.
+///
+/// Every method is `async` and runs its SQLite work on the store's own
+/// threads (one writer queue with one connection for all writes, a small
+/// pool of reader connections), never on the caller's thread. Every write is
+/// one transaction; every capacity-consuming write opens it with
+/// `BEGIN IMMEDIATE` and re-counts confirmed bookings and active holds under
+/// the write lock, so `bookings + active holds ≤ capacity` holds for any
+/// number of concurrent callers and across restarts.
+///
+/// Time comes from the injected ``WallClock`` and is read inside each
+/// transaction; "today" and "has this block started" come from the
+/// ``BusinessCalendar``.
+///
+/// ```swift
+/// let store = try await PortalStore.open(
+///     configuration: .init(path: "/var/lib/portal/portal.sqlite"),
+///     calendar: try BusinessCalendar(timeZoneIdentifier: "Europe/London"),
+///     clock: SystemWallClock(),
+///     logger: Logger(label: "portal.store"))
+/// let day = try await store.day(try LocalDate("2025-10-08"))
+/// await store.close()
+/// ```
+public final class PortalStore: Sendable {
+    /// How the store is set up.
+    public struct Configuration: Sendable {
+        /// Path of the SQLite database file; created if missing.
+        public var path: String
+        /// How long a capacity hold lasts, in seconds. Default: 600 (10 minutes).
+        public var holdLifetimeSeconds: Int64
+        /// Number of reader connections. Default: 2 (one per core of the
+        /// reference machine; the single writer is extra).
+        public var readerCount: Int
+        /// How long a connection waits for a lock held by another process
+        /// before failing with `STORE_BUSY`, in milliseconds. Default: 5000.
+        public var busyTimeoutMilliseconds: Int32
+
+        /// A configuration for the database at `path` with the defaults.
+        public init(
+            path: String, holdLifetimeSeconds: Int64 = 600, readerCount: Int = 2,
+            busyTimeoutMilliseconds: Int32 = 5000
+        ) {
+            self.path = path
+            self.holdLifetimeSeconds = holdLifetimeSeconds
+            self.readerCount = readerCount
+            self.busyTimeoutMilliseconds = busyTimeoutMilliseconds
+        }
+    }
+
+    /// The configuration the store was opened with.
+    public let configuration: Configuration
+    /// The business's calendar (time zone).
+    public let calendar: BusinessCalendar
+    /// Where "now" comes from.
+    public let clock: any WallClock
+
+    let logger: Logger
+    let writer: WriterLane
+    let readers: ReaderPool
+
+    private init(
+        configuration: Configuration, calendar: BusinessCalendar, clock: any WallClock,
+        logger: Logger, writer: WriterLane, readers: ReaderPool
+    ) {
+        self.configuration = configuration
+        self.calendar = calendar
+        self.clock = clock
+        self.logger = logger
+        self.writer = writer
+        self.readers = readers
+    }
+
+    /// Opens (creating if needed) the database, migrates its schema to the
+    /// latest version and starts the store's threads.
+    ///
+    /// - Throws: ``PortalError`` `invalidArgument` for a bad configuration,
+    ///   `failedPrecondition` / `SCHEMA_TOO_NEW` for a database from a newer
+    ///   Portal; ``SQLiteError`` when the file cannot be opened.
+    public static func open(
+        configuration: Configuration, calendar: BusinessCalendar,
+        clock: any WallClock = SystemWallClock(), logger: Logger = Logger(label: "portal.store")
+    ) async throws -> PortalStore {
+        guard configuration.holdLifetimeSeconds > 0 else {
+            throw PortalError.invalidArgument(
+                .invalidConfiguration, "The hold lifetime must be positive.",
+                field: "hold_lifetime_seconds")
+        }
+        guard configuration.readerCount >= 1 else {
+            throw PortalError.invalidArgument(
+                .invalidConfiguration, "The store needs at least one reader connection.",
+                field: "reader_count")
+        }
+        // Opening does file I/O; do it off the caller's thread like all else.
+        let (writerConnection, readerConnections) = try await withCheckedThrowingContinuation {
+            (continuation: CheckedContinuation<(SQLiteConnection, [SQLiteConnection]), any Error>) in
+            DispatchQueue.global(qos: .userInitiated).async {
+                continuation.resume(
+                    with: Result {
+                        try openConnections(configuration: configuration, logger: logger)
+                    })
+            }
+        }
+        logger.info(
+            "store opened",
+            metadata: [
+                "path": "\(configuration.path)", "schema": "\(Migrations.latestVersion)",
+                "readers": "\(configuration.readerCount)", "time_zone": "\(calendar.identifier)",
+            ])
+        return PortalStore(
+            configuration: configuration, calendar: calendar, clock: clock, logger: logger,
+            writer: WriterLane(connection: writerConnection),
+            readers: ReaderPool(connections: readerConnections))
+    }
+
+    /// Finishes the writes already queued, then closes every connection.
+    /// Calls made afterwards fail with `unavailable` / `STORE_CLOSED`.
+    public func close() async {
+        readers.close()
+        await writer.close()
+        logger.info("store closed", metadata: ["path": "\(configuration.path)"])
+    }
+
+    /// The business's local date at the clock's now ("today"; "copy
+    /// yesterday" copies from `today().previousDay`).
+    public func today() -> LocalDate {
+        calendar.today(at: clock.now)
+    }
+
+    /// The schema version of the open database (`PRAGMA user_version`).
+    public func schemaVersion() async throws -> Int {
+        try await readers.perform { db in Int(try db.integer("PRAGMA user_version") ?? 0) }
+    }
+
+    private static func openConnections(configuration: Configuration, logger: Logger) throws
+        -> (SQLiteConnection, [SQLiteConnection])
+    {
+        let writer = try SQLiteConnection(
+            path: configuration.path, busyTimeoutMilliseconds: configuration.busyTimeoutMilliseconds)
+        do {
+            let mode = try writer.row("PRAGMA journal_mode = WAL") { $0.text(0) } ?? ""
+            if mode.lowercased() != "wal" {
+                logger.warning("database is not in WAL mode", metadata: ["journal_mode": "\(mode)"])
+            }
+            // FULL: the WAL is fsynced at every commit. NORMAL would be
+            // faster but may lose the last commits on power loss — and a
+            // booking commit is what lets money be captured, so a committed
+            // booking must survive anything once we have told anyone.
+            try writer.execute(script: """
+                PRAGMA synchronous = FULL;
+                PRAGMA foreign_keys = ON;
+                """)
+            try Migrations.migrate(writer, logger: logger)
+
+            var readers: [SQLiteConnection] = []
+            for _ in 0..<configuration.readerCount {
+                let reader = try SQLiteConnection(
+                    path: configuration.path,
+                    busyTimeoutMilliseconds: configuration.busyTimeoutMilliseconds)
+                try reader.execute(script: """
+                    PRAGMA foreign_keys = ON;
+                    PRAGMA query_only = ON;
+                    """)
+                readers.append(reader)
+            }
+            return (writer, readers)
+        } catch {
+            writer.close()
+            throw error
+        }
+    }
+}

@@ -1,0 +1,153 @@
+import PortalDomain
+
+/// The SQL building blocks shared by the store's operations. Each runs on a
+/// connection the caller already holds, inside the caller's transaction.
+enum Query {
+    // MARK: Counting (the capacity invariant's arithmetic)
+
+    /// Confirmed bookings of a service in a block.
+    static let bookedSQL = """
+        SELECT count(*) FROM bookings
+        WHERE block_id = ?1 AND service_code = ?2 AND status = 'confirmed'
+        """
+
+    /// Holds of a service in a block that count at `now`: active and unexpired.
+    static let heldSQL = """
+        SELECT count(*) FROM holds
+        WHERE block_id = ?1 AND service_code = ?2 AND state = 'active' AND expires_at > ?3
+        """
+
+    /// The capacity row of a service in a block with its use at `now`, or
+    /// `nil` when the block does not offer the service.
+    static func usage(
+        _ db: SQLiteConnection, block: BlockID, service: ServiceCode, now: Instant
+    ) throws -> CapacityUsage? {
+        guard
+            let (capacity, allowOverlap) = try db.row(
+                "SELECT capacity, allow_overlap FROM block_capacities WHERE block_id = ? AND service_code = ?",
+                [.integer(block.rawValue), .text(service.rawValue)],
+                { ($0.int(0), $0.bool(1)) })
+        else { return nil }
+        let booked = try db.integer(bookedSQL, [.integer(block.rawValue), .text(service.rawValue)]) ?? 0
+        let held = try db.integer(
+            heldSQL, [.integer(block.rawValue), .text(service.rawValue), .integer(now.unixSeconds)]) ?? 0
+        return CapacityUsage(
+            service: service, capacity: capacity, allowOverlap: allowOverlap, booked: Int(booked),
+            held: Int(held))
+    }
+
+    /// Whether a block has anything that must keep it as it is: a confirmed
+    /// booking, an active hold, or a hold whose payment is still unresolved
+    /// (expired, but a PaymentIntent exists that the sweeper must settle).
+    /// With `service`, only that service's bookings and holds count.
+    static func isInUse(
+        _ db: SQLiteConnection, block: BlockID, service: ServiceCode? = nil, now: Instant
+    ) throws -> Bool {
+        let serviceText: SQLiteValue = service.map { .text($0.rawValue) } ?? .null
+        let used = try db.integer(
+            """
+            SELECT EXISTS (
+                SELECT 1 FROM bookings
+                WHERE block_id = ?1 AND (?2 IS NULL OR service_code = ?2) AND status = 'confirmed'
+            ) OR EXISTS (
+                SELECT 1 FROM holds
+                WHERE block_id = ?1 AND (?2 IS NULL OR service_code = ?2) AND state = 'active'
+                  AND (expires_at > ?3 OR payment_intent_id IS NOT NULL)
+            )
+            """,
+            [.integer(block.rawValue), serviceText, .integer(now.unixSeconds)])
+        return used == 1
+    }
+
+    // MARK: Loading with precise errors
+
+    static func block(_ db: SQLiteConnection, _ id: BlockID) throws -> TimetableBlock {
+        guard
+            let block = try db.row(
+                "SELECT \(StoredRow.blockColumns) FROM blocks b WHERE b.block_id = ?",
+                [.integer(id.rawValue)], { try StoredRow.block($0) })
+        else { throw PortalError.blockNotFound(id) }
+        return block
+    }
+
+    static func service(_ db: SQLiteConnection, _ code: ServiceCode) throws -> ServiceDefaults {
+        guard
+            let service = try db.row(
+                "SELECT \(StoredRow.serviceColumns) FROM services WHERE service_code = ?",
+                [.text(code.rawValue)], StoredRow.serviceDefaults)
+        else { throw PortalError.unknownService(code) }
+        return service
+    }
+
+    static func requireClient(_ db: SQLiteConnection, _ id: ClientID) throws {
+        guard try db.integer("SELECT 1 FROM clients WHERE client_id = ?", [.integer(id.rawValue)]) != nil
+        else {
+            throw PortalError.notFound(
+                .clientNotFound, "Client \(id) does not exist.", details: ["client_id": "\(id)"])
+        }
+    }
+
+    /// The blocks of a date with every capacity and its use, in start-time
+    /// then id order, services by code.
+    static func day(_ db: SQLiteConnection, _ date: LocalDate, now: Instant) throws -> [BlockCapacities] {
+        struct Line {
+            let block: TimetableBlock
+            let usage: CapacityUsage?
+        }
+        let lines = try db.rows(
+            """
+            SELECT \(StoredRow.blockColumns), c.service_code, c.capacity, c.allow_overlap,
+                (SELECT count(*) FROM bookings k
+                 WHERE k.block_id = b.block_id AND k.service_code = c.service_code
+                   AND k.status = 'confirmed'),
+                (SELECT count(*) FROM holds h
+                 WHERE h.block_id = b.block_id AND h.service_code = c.service_code
+                   AND h.state = 'active' AND h.expires_at > ?2)
+            FROM blocks b LEFT JOIN block_capacities c ON c.block_id = b.block_id
+            WHERE b.date = ?1
+            ORDER BY b.start_minute, b.block_id, c.service_code
+            """,
+            [.text(date.description), .integer(now.unixSeconds)]
+        ) { row in
+            Line(
+                block: try StoredRow.block(row),
+                usage: row.isNull(5)
+                    ? nil
+                    : CapacityUsage(
+                        service: try StoredRow.service(row.text(5)), capacity: row.int(6),
+                        allowOverlap: row.bool(7), booked: row.int(8), held: row.int(9)))
+        }
+        var result: [BlockCapacities] = []
+        var current: (block: TimetableBlock, rows: [CapacityUsage])?
+        for line in lines {
+            if let open = current, open.block.id != line.block.id {
+                result.append(BlockCapacities(block: open.block, capacities: open.rows))
+                current = nil
+            }
+            if current == nil { current = (line.block, []) }
+            if let usage = line.usage { current?.rows.append(usage) }
+        }
+        if let open = current {
+            result.append(BlockCapacities(block: open.block, capacities: open.rows))
+        }
+        return result
+    }
+}
+
+extension PortalError {
+    static func blockNotFound(_ id: BlockID) -> PortalError {
+        .notFound(.blockNotFound, "Block \(id) does not exist.", details: ["block_id": "\(id)"])
+    }
+
+    static func unknownService(_ code: ServiceCode) -> PortalError {
+        .notFound(
+            .unknownService, "No service has the code \"\(code)\".",
+            details: ["service_code": code.rawValue])
+    }
+
+    static func serviceNotOffered(_ code: ServiceCode, in block: BlockID) -> PortalError {
+        .failedPrecondition(
+            .serviceNotOffered, "Block \(block) does not offer the service \"\(code)\".",
+            details: ["block_id": "\(block)", "service_code": code.rawValue])
+    }
+}

@@ -1,0 +1,141 @@
+import ArgumentParser
+import Foundation
+import Logging
+import NIOCore
+import PortalServer
+import ServiceLifecycle
+
+/// `portald`: the Portal booking service.
+@main
+struct PortaldCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "portald",
+        abstract: "The Portal booking service: binary RPC over TCP (length-prefixed protobuf frames).",
+        discussion: """
+            Every option can also be given by the environment variable named in its help; \
+            a flag wins over the environment, which wins over the default. \
+            SIGTERM or SIGINT drains gracefully: a go-away frame to every client, running \
+            requests finish within the grace period, then the process exits.
+            """)
+
+    @Option(help: "Address to listen on, HOST:PORT. Env: PORTAL_LISTEN. Default: 127.0.0.1:7420.")
+    var listen: String?
+
+    @Option(help: "SQLite database file; its folder is created. Env: PORTAL_DB. Default: var/portal.sqlite.")
+    var db: String?
+
+    @Option(help: "IANA time zone of the business. Env: PORTAL_TIME_ZONE. Default: Europe/London.")
+    var timeZone: String?
+
+    @Option(help: "Minutes a checkout hold lasts. Env: PORTAL_HOLD_MINUTES. Default: 10.")
+    var holdMinutes: Int?
+
+    @Option(
+        help: """
+            Admin API key; repeat for several. Env: PORTAL_ADMIN_KEYS (comma-separated). \
+            Default: a random key generated once into admin.key next to the database (mode 0600).
+            """)
+    var adminKey: [String] = []
+
+    @Option(help: "Stripe secret API key. Env: PORTAL_STRIPE_API_KEY. Default: none.")
+    var stripeAPIKey: String?
+
+    @Option(help: "Base URL of Stripe's API. Env: PORTAL_STRIPE_API_BASE. Default: https://api.stripe.com.")
+    var stripeAPIBase: String?
+
+    @Option(help: "Largest frame accepted, in bytes. Env: PORTAL_MAX_FRAME_BYTES. Default: 4194304 (4 MiB).")
+    var maxFrameBytes: Int?
+
+    @Option(help: "Connections served at once. Env: PORTAL_MAX_CONNECTIONS. Default: 2048.")
+    var maxConnections: Int?
+
+    @Option(help: "Requests in flight per connection. Env: PORTAL_MAX_IN_FLIGHT. Default: 1024.")
+    var maxInFlight: Int?
+
+    @Option(help: "Seconds before an idle connection is closed. Env: PORTAL_IDLE_TIMEOUT_SECONDS. Default: 300.")
+    var idleTimeoutSeconds: Int?
+
+    @Option(help: "Seconds one frame may take to arrive whole. Env: PORTAL_FRAME_TIMEOUT_SECONDS. Default: 10.")
+    var frameTimeoutSeconds: Int?
+
+    @Option(help: "Seconds running requests get to finish on shutdown. Env: PORTAL_DRAIN_GRACE_SECONDS. Default: 10.")
+    var drainGraceSeconds: Int?
+
+    @Option(help: "trace, debug, info, notice, warning, error or critical. Env: PORTAL_LOG_LEVEL. Default: info.")
+    var logLevel: String?
+
+    func run() async throws {
+        let configuration = try resolve(environment: ProcessInfo.processInfo.environment)
+        let logLevel = configuration.logLevel
+        LoggingSystem.bootstrap { label in
+            var handler = StreamLogHandler.standardError(label: label)
+            handler.logLevel = logLevel
+            return handler
+        }
+        let logger = Logger(label: "portald")
+        let adminKeys = try AdminKeyFile.resolve(configured: configuration.adminKeys, databasePath: configuration.databasePath, logger: logger)
+        let server = PortalServerAssembly.makeServer(
+            configuration: configuration, adminKeys: adminKeys, logger: logger)
+        let group = ServiceGroup(
+            services: [server], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
+        try await group.run()
+    }
+
+    /// The configuration from these flags, `environment` and the defaults.
+    func resolve(environment: [String: String]) throws -> PortaldConfiguration {
+        func value(_ flag: String?, _ variable: String) -> String? {
+            flag ?? environment[variable].flatMap { $0.isEmpty ? nil : $0 }
+        }
+        func integer(_ flag: Int?, _ variable: String, default fallback: Int, range: ClosedRange<Int>) throws -> Int {
+            let result: Int
+            if let flag {
+                result = flag
+            } else if let text = value(nil, variable) {
+                guard let parsed = Int(text) else {
+                    throw ConfigurationError(description: "\(variable)='\(text)' is not a whole number")
+                }
+                result = parsed
+            } else {
+                result = fallback
+            }
+            guard range.contains(result) else {
+                throw ConfigurationError(description: "\(variable) must be within \(range.lowerBound)...\(range.upperBound)")
+            }
+            return result
+        }
+
+        let (host, port) = try PortaldConfiguration.parseListenAddress(value(listen, "PORTAL_LISTEN") ?? "127.0.0.1:7420")
+        let levelText = value(logLevel, "PORTAL_LOG_LEVEL") ?? "info"
+        guard let level = Logger.Level(rawValue: levelText.lowercased()) else {
+            throw ConfigurationError(description: "log level '\(levelText)' is not one of trace, debug, info, notice, warning, error, critical")
+        }
+        var server = ServerConfiguration.defaults
+        server.host = host
+        server.port = port
+        server.limits.maximumFrameLength = try integer(
+            maxFrameBytes, "PORTAL_MAX_FRAME_BYTES", default: server.limits.maximumFrameLength, range: 64...Int(UInt32.max))
+        server.limits.maxConnections = try integer(
+            maxConnections, "PORTAL_MAX_CONNECTIONS", default: server.limits.maxConnections, range: 1...1_000_000)
+        server.limits.maxInFlightPerConnection = try integer(
+            maxInFlight, "PORTAL_MAX_IN_FLIGHT", default: server.limits.maxInFlightPerConnection, range: 1...1_000_000)
+        server.timeouts.idleTimeout = .seconds(Int64(try integer(
+            idleTimeoutSeconds, "PORTAL_IDLE_TIMEOUT_SECONDS", default: 300, range: 1...86_400)))
+        server.timeouts.frameTimeout = .seconds(Int64(try integer(
+            frameTimeoutSeconds, "PORTAL_FRAME_TIMEOUT_SECONDS", default: 10, range: 1...3_600)))
+        server.timeouts.drainGracePeriod = .seconds(Int64(try integer(
+            drainGraceSeconds, "PORTAL_DRAIN_GRACE_SECONDS", default: 10, range: 0...3_600)))
+
+        return PortaldConfiguration(
+            host: host,
+            port: port,
+            databasePath: value(db, "PORTAL_DB") ?? "var/portal.sqlite",
+            timeZone: value(timeZone, "PORTAL_TIME_ZONE") ?? "Europe/London",
+            holdMinutes: try integer(holdMinutes, "PORTAL_HOLD_MINUTES", default: 10, range: 1...1_440),
+            adminKeys: adminKey.isEmpty
+                ? PortaldConfiguration.parseKeys(environment["PORTAL_ADMIN_KEYS"] ?? "") : adminKey,
+            stripeAPIKey: value(stripeAPIKey, "PORTAL_STRIPE_API_KEY"),
+            stripeAPIBase: value(stripeAPIBase, "PORTAL_STRIPE_API_BASE") ?? "https://api.stripe.com",
+            server: server,
+            logLevel: level)
+    }
+}

@@ -1,0 +1,67 @@
+import Logging
+import NIOCore
+import PortalServer
+
+/// Everything `portald` is configured with, resolved from flags, then
+/// environment variables, then defaults.
+///
+/// The database, time-zone, hold, admin-key and Stripe settings are carried
+/// for the capabilities that use them; the server uses ``server``.
+struct PortaldConfiguration: Sendable {
+    /// Where the server listens.
+    var host: String
+    /// The TCP port (0: any free port).
+    var port: Int
+    /// The SQLite database file.
+    var databasePath: String
+    /// The business's IANA time zone.
+    var timeZone: String
+    /// How long a checkout hold lasts, in minutes.
+    var holdMinutes: Int
+    /// Admin API keys given by flag or environment; empty when none was given
+    /// (see ``AdminKeyFile``).
+    var adminKeys: [String]
+    /// The Stripe secret key, if any.
+    var stripeAPIKey: String?
+    /// The base URL of Stripe's API (a local Stripe-compatible server in tests).
+    var stripeAPIBase: String
+    /// The server's address, limits and timeouts.
+    var server: ServerConfiguration
+    /// The log level.
+    var logLevel: Logger.Level
+}
+
+/// A configuration value that cannot be used.
+struct ConfigurationError: Error, CustomStringConvertible {
+    var description: String
+}
+
+extension PortaldConfiguration {
+    /// Parses `host:port` (`[::1]:7420` for IPv6).
+    static func parseListenAddress(_ text: String) throws -> (host: String, port: Int) {
+        guard let colon = text.lastIndex(of: ":") else {
+            throw ConfigurationError(description: "listen address '\(text)' must be HOST:PORT")
+        }
+        var host = String(text[..<colon])
+        let portText = text[text.index(after: colon)...]
+        guard let port = Int(portText), (0...65535).contains(port) else {
+            throw ConfigurationError(description: "listen address '\(text)' has an invalid port")
+        }
+        if host.hasPrefix("[") && host.hasSuffix("]") { host = String(host.dropFirst().dropLast()) }
+        guard !host.isEmpty else {
+            throw ConfigurationError(description: "listen address '\(text)' has no host")
+        }
+        return (host, port)
+    }
+
+    /// Splits a comma-separated key list, dropping blanks.
+    static func parseKeys(_ text: String) -> [String] {
+        text.split(separator: ",").map { $0.trimmingWhitespace() }.filter { !$0.isEmpty }
+    }
+}
+
+extension Substring {
+    fileprivate func trimmingWhitespace() -> String {
+        String(drop(while: \.isWhitespace).reversed().drop(while: \.isWhitespace).reversed())
+    }
+}

@@ -1,0 +1,68 @@
+import NIOCore
+import PortalMessages
+import PortalWire
+import XCTest
+
+/// Graceful shutdown as a connected client sees it.
+final class DrainEndToEndTests: XCTestCase {
+    func testDrainSendsGoAwayFinishesInFlightRefusesNewWorkThenCloses() async throws {
+        try await TestServer.with { server in
+            let client = try await server.connect()
+            try await client.send(.test(TestMethods.slow, id: 1, milliseconds: 700))
+            // Let it start running.
+            while server.runs.count("slow") == 0 { try await Task.sleep(nanoseconds: 5_000_000) }
+
+            await server.group.triggerGracefulShutdown()
+
+            let goAway = try await client.nextResponse()
+            XCTAssertEqual(goAway.id, 0)
+            XCTAssertEqual(goAway.code, .unavailable)
+            XCTAssertEqual(goAway.reason, "GOAWAY")
+
+            // New work is refused without running: safe to retry elsewhere.
+            let refused = try await client.call(.test(TestMethods.slow, id: 2, milliseconds: 0))
+            XCTAssertEqual(refused.id, 2)
+            XCTAssertEqual(refused.code, .unavailable)
+            XCTAssertEqual(refused.reason, "SHUTTING_DOWN")
+            XCTAssertEqual(server.runs.count("slow"), 1)
+
+            // Health still answers, NOT_SERVING.
+            let health = try await client.call(.health(id: 3))
+            XCTAssertEqual(health.code, .ok)
+            XCTAssertEqual(try HealthCheckResponse(serializedBytes: health.payload).status, .notServing)
+
+            // New connections are not accepted.
+            do {
+                let late = try await server.connect()
+                try await late.expectClosed()
+            } catch {
+                // Connection refused: also fine.
+            }
+
+            // The request in flight finishes, then the server closes the connection.
+            let finished = try await client.nextResponse(timeout: .seconds(3))
+            XCTAssertEqual(finished.id, 1)
+            XCTAssertEqual(finished.code, .ok)
+            try await client.expectClosed()
+        }
+    }
+
+    func testGracePeriodCancelsRequestsThatRunTooLong() async throws {
+        try await TestServer.with(configure: { $0.timeouts.drainGracePeriod = .milliseconds(200) }) { server in
+            let client = try await server.connect()
+            try await client.send(.test(TestMethods.slow, id: 1, milliseconds: 10_000))
+            while server.runs.count("slow") == 0 { try await Task.sleep(nanoseconds: 5_000_000) }
+            let started = ContinuousClock.now
+            await server.group.triggerGracefulShutdown()
+            let goAway = try await client.nextResponse()
+            XCTAssertEqual(goAway.reason, "GOAWAY")
+            // Cancelled at the end of the grace period; the answer (if any) says CANCELLED.
+            if case .frame(let response) = try await client.next(timeout: .seconds(3)) {
+                XCTAssertEqual(response.id, 1)
+                XCTAssertEqual(response.code, .cancelled)
+                try await client.expectClosed()
+            }
+            XCTAssertLessThan(ContinuousClock.now - started, .seconds(3))
+        }
+    }
+}

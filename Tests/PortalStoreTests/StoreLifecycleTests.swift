@@ -1,0 +1,160 @@
+import Foundation
+import Logging
+import PortalDomain
+import PortalStore
+import XCTest
+
+/// Opening, migrating, closing; cancellation; the audit log's append-only rule.
+final class StoreLifecycleTests: XCTestCase {
+    private var fixture: StoreFixture!
+
+    override func setUp() async throws {
+        fixture = try await StoreFixture.make()
+    }
+
+    override func tearDown() async throws {
+        await fixture.tearDown()
+    }
+
+    func testOpensInWALModeWithSchemaVersion1() async throws {
+        let version = try await fixture.store.schemaVersion()
+        XCTAssertEqual(version, 1)
+        let db = try SQLiteConnection(path: fixture.path, busyTimeoutMilliseconds: 1000)
+        defer { db.close() }
+        XCTAssertEqual(try db.row("PRAGMA journal_mode") { $0.text(0) }, "wal")
+        let tables = try db.rows("SELECT name FROM sqlite_schema WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY name") { $0.text(0) }
+        XCTAssertEqual(
+            tables,
+            ["audit_log", "block_capacities", "blocks", "bookings", "clients", "holds", "outbox",
+             "portal_users", "services", "sessions"])
+    }
+
+    func testReopeningDoesNotMigrateAgain() async throws {
+        try await fixture.service("walk", minutes: 60)
+        try await fixture.reopen()
+        let services = try await fixture.store.listServices()
+        XCTAssertEqual(services.map(\.code.rawValue), ["walk"])
+    }
+
+    func testRefusesADatabaseFromANewerSchema() async throws {
+        await fixture.store.close()
+        let db = try SQLiteConnection(path: fixture.path, busyTimeoutMilliseconds: 1000)
+        try db.execute(script: "PRAGMA user_version = 99")
+        db.close()
+        await assertPortalError(.failedPrecondition, .schemaTooNew) {
+            try await PortalStore.open(
+                configuration: .init(path: self.fixture.path), calendar: self.fixture.calendar,
+                clock: self.fixture.clock)
+        }
+        // Put it back so tearDown can close cleanly.
+        let fix = try SQLiteConnection(path: fixture.path, busyTimeoutMilliseconds: 1000)
+        try fix.execute(script: "PRAGMA user_version = 1")
+        fix.close()
+        try await fixture.reopen()
+    }
+
+    func testRefusesABadConfiguration() async throws {
+        await assertPortalError(.invalidArgument, .invalidConfiguration, field: "hold_lifetime_seconds") {
+            try await PortalStore.open(
+                configuration: .init(path: self.fixture.path, holdLifetimeSeconds: 0),
+                calendar: self.fixture.calendar, clock: self.fixture.clock)
+        }
+    }
+
+    func testHoldLifetimeIsConfigurable() async throws {
+        let short = try await StoreFixture.make(holdLifetimeSeconds: 120)
+        addTeardownBlock { await short.tearDown() }
+        try await short.service("walk", minutes: 60)
+        let block = try await short.block("2025-10-08", "09:00", "12:00", "Morning Run")
+        try await short.capacity(block, "walk", 1)
+        let hold = try await short.hold(try await short.client(), block, "walk").hold
+        XCTAssertEqual(hold.expiresAt.unixSeconds - hold.createdAt.unixSeconds, 120)
+        short.clock.advance(bySeconds: 120)
+        let remaining = try await short.store.remainingCapacity(of: block.id, for: ServiceCode("walk"))
+        XCTAssertEqual(remaining, 1)
+    }
+
+    func testACancelledCallWritesNothing() async throws {
+        let before = try fixture.snapshot()
+        let store = fixture.store
+        let task = Task {
+            withUnsafeCurrentTask { $0?.cancel() }
+            return try await store.upsertService(
+                ServiceDefaults(code: ServiceCode("walk"), durationMinutes: 60, priceCents: 1, currency: "gbp"))
+        }
+        do {
+            _ = try await task.value
+            XCTFail("a cancelled call must not run")
+        } catch is CancellationError {
+        }
+        XCTAssertEqual(try fixture.snapshot(), before)
+    }
+
+    func testCallsAfterCloseFailAsUnavailable() async throws {
+        await fixture.store.close()
+        await assertPortalError(.unavailable, .storeClosed) { try await self.fixture.store.listServices() }
+        await assertPortalError(.unavailable, .storeClosed) {
+            try await self.fixture.store.createClient(name: "Late")
+        }
+        try await fixture.reopen()
+    }
+
+    func testAWriterInAnotherProcessMakesWritesWaitThenFailAsBusy() async throws {
+        await fixture.store.close()
+        let impatient = try await PortalStore.open(
+            configuration: .init(path: fixture.path, busyTimeoutMilliseconds: 50),
+            calendar: fixture.calendar, clock: fixture.clock)
+        let other = try SQLiteConnection(path: fixture.path, busyTimeoutMilliseconds: 50)
+        try other.run("BEGIN IMMEDIATE")
+        await assertPortalError(.unavailable, .storeBusy) {
+            try await impatient.upsertService(
+                ServiceDefaults(code: ServiceCode("walk"), durationMinutes: 60, priceCents: 1, currency: "gbp"))
+        }
+        // Readers are not blocked by a writer (WAL).
+        let services = try await impatient.listServices()
+        XCTAssertEqual(services, [])
+        try other.run("ROLLBACK")
+        other.close()
+        let upsert = try await impatient.upsertService(
+            ServiceDefaults(code: ServiceCode("walk"), durationMinutes: 60, priceCents: 1, currency: "gbp"))
+        XCTAssertTrue(upsert.created)
+        await impatient.close()
+        try await fixture.reopen()
+    }
+
+    func testAuditLogIsAppendOnly() async throws {
+        try await fixture.service("walk", minutes: 60)
+        let db = try SQLiteConnection(path: fixture.path, busyTimeoutMilliseconds: 1000)
+        defer { db.close() }
+        XCTAssertEqual(try db.integer("SELECT count(*) FROM audit_log"), 1)
+        XCTAssertThrowsError(try db.run("UPDATE audit_log SET event = 'x'"))
+        XCTAssertThrowsError(try db.run("DELETE FROM audit_log"))
+        XCTAssertEqual(try db.row("SELECT event, detail FROM audit_log") { "\($0.text(0)) \($0.text(1))" },
+                       #"service.created {"duration_minutes":60,"price_cents":1500,"currency":"gbp"}"#)
+    }
+
+    func testConcurrentReadsAndWritesDoNotBlockEachOther() async throws {
+        try await fixture.service("walk", minutes: 60)
+        let store = fixture.store
+        let date = try LocalDate("2025-10-08")
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for index in 0..<40 {
+                group.addTask {
+                    if index.isMultiple(of: 2) {
+                        let block = try await store.createBlock(
+                            on: date, times: BlockTimes(start: "09:00", end: "10:00"), label: BlockLabel("B\(index)"))
+                        _ = try await store.setCapacity(
+                            BlockCapacity(block: block.id, service: ServiceCode("walk"), capacity: index, allowOverlap: false))
+                    } else {
+                        _ = try await store.day(date)
+                        _ = try await store.availableBlocks(on: date, for: ServiceCode("walk"))
+                    }
+                }
+            }
+            try await group.waitForAll()
+        }
+        let day = try await store.day(date)
+        XCTAssertEqual(day.count, 20)
+        XCTAssertEqual(day.map(\.block.id), day.map(\.block.id).sorted())
+    }
+}
