@@ -87,11 +87,23 @@ let package = Package(
             path: "clients/swift/Sources/PortalClient"
         ),
 
+        // MARK: Application
+        /// The RPC methods over the domain: authentication, handlers, the one
+        /// mapping from domain errors to wire codes, background work.
+        .target(
+            name: "PortalAPI",
+            dependencies: [
+                "PortalServer", "PortalWire", "PortalMessages", "PortalDomain", "PortalStore",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]
+        ),
+
         // MARK: Executables
         .executableTarget(
             name: "portald",
             dependencies: [
-                "PortalServer", "PortalWire", "PortalMessages",
+                "PortalServer", "PortalWire", "PortalMessages", "PortalAPI", "PortalDomain", "PortalStore",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
