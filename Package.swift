@@ -38,10 +38,18 @@ let package = Package(
             ]
         ),
 
+        // MARK: Test support
+        /// Starts and drives a real `localstripe` for tests (any test target may depend on it).
+        .target(
+            name: "LocalStripeHarness",
+            dependencies: ["PortalStripe"],
+            path: "Tests/LocalStripeHarness"
+        ),
         .testTarget(
             name: "PortalStripeTests",
             dependencies: [
                 "PortalStripe",
+                "LocalStripeHarness",
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
