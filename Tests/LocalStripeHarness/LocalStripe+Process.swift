@@ -16,7 +16,7 @@ public enum LocalStripeError: Error, CustomStringConvertible {
     public var description: String {
         switch self {
         case .notInstalled(let searched):
-            "localstripe is not installed (looked for \(searched.joined(separator: ", ")); "
+            "localstripe is not installed (looked for \(searched.joined(separator: ", "))); "
                 + "run scripts/bootstrap.sh to create .venv/ with it"
         case .failedToStart(let why):
             "localstripe did not start: \(why)"
@@ -197,18 +197,21 @@ extension LocalStripe {
     private static let portLinePrefix = "LOCALSTRIPE_PORT="
 
     /// How to run `executable`. A pip-installed `localstripe` is a Python
-    /// script; its interpreter (from the `#!` line) runs ``bootstrapScript``
+    /// script; its Python interpreter (from the `#!` line) runs ``bootstrapScript``
     /// instead, which serves localstripe's own app with three changes for
     /// tests. Anything else runs as `localstripe --port <free> --from-scratch`,
-    /// which shares `/tmp/localstripe.pickle` with other instances.
+    /// which shares `/tmp/localstripe.pickle` with other instances, binds every
+    /// interface and, spawned from a Dispatch thread, ignores SIGTERM (its
+    /// inherited signal mask blocks it), so ``stop()`` needs the SIGKILL after 3 s.
     private static func launchCommand(for executable: String) -> (executable: String, arguments: [String], fixedPort: Int?) {
         if let handle = FileHandle(forReadingAtPath: executable) {
             defer { try? handle.close() }
             let head = (try? handle.read(upToCount: 512)) ?? Data()
             let firstLine = String(decoding: head.prefix(while: { $0 != 0x0A }), as: UTF8.self)
             if firstLine.hasPrefix("#!") {
-                let words = firstLine.dropFirst(2).split(separator: " ").map(String.init)
-                if let interpreter = words.first {
+                let words = firstLine.dropFirst(2).split(whereSeparator: { $0 == " " || $0 == "\t" }).map(String.init)
+                // `#!/path/python3` or `#!/usr/bin/env python3`; a shell wrapper takes the plain route.
+                if let interpreter = words.first, words.contains(where: { $0.split(separator: "/").last?.hasPrefix("python") == true }) {
                     return (interpreter, Array(words.dropFirst()) + ["-c", bootstrapScript], nil)
                 }
             }
