@@ -158,8 +158,9 @@ public final class StripeClient: PaymentGateway {
             }
 
             switch verdict {
-            case .success(let response):
+            case .success(var response):
                 logger.info("stripe request", metadata: metadata)
+                response.attempt = attempt
                 return response
             case .retry(let retryAfterSeconds) where attempt < policy.maxAttempts:
                 let wait = policy.backoff(beforeRetry: attempt, retryAfterSeconds: retryAfterSeconds)
@@ -167,9 +168,13 @@ public final class StripeClient: PaymentGateway {
                 logger.warning("stripe request failed, retrying", metadata: metadata)
                 try await Task.sleep(for: wait)
             case .retry, .fail:
-                let error = makeError(outcome, attempts: attempt)
-                logger.warning("stripe request failed", metadata: metadata)
-                throw error
+                // A refusal (decline, bad request) is routine; an outage is not.
+                var level = Logger.Level.warning
+                if case .response(let response) = outcome, response.status < 500, response.status != 429 {
+                    level = .notice
+                }
+                logger.log(level: level, "stripe request failed", metadata: metadata)
+                throw makeError(outcome, attempts: attempt)
             }
         }
     }
@@ -183,7 +188,7 @@ public final class StripeClient: PaymentGateway {
                 httpStatus: response.status,
                 reason: "the body is not the JSON object expected (\(T.self))",
                 requestID: response.requestID,
-                attempts: 1))
+                attempts: response.attempt))
         }
     }
 

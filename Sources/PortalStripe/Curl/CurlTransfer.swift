@@ -34,6 +34,8 @@ package struct HTTPResponse: Sendable {
     package var retryAfterSeconds: Int?
     /// Stripe's `Stripe-Should-Retry` header: its advice overrides the status.
     package var stripeShouldRetry: Bool?
+    /// Which attempt this response answered (1 for the first).
+    package var attempt: Int = 1
 }
 
 /// What libcurl reported when the exchange did not complete.
