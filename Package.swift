@@ -31,6 +31,14 @@ let package = Package(
             pkgConfig: "sqlite3",
             providers: [.apt(["libsqlite3-dev"])]
         ),
+        /// libcurl, with typed wrappers for its variadic calls (Sources/CCurl/shim.h).
+        .systemLibrary(
+            name: "CCurl",
+            pkgConfig: "libcurl",
+            providers: [.apt(["libcurl4-openssl-dev"])]
+        ),
+
+        // MARK: Messages
         /// Swift value types for every message in proto/, bridged to protobuf-c
         /// (Generated/ comes from scripts/gen-swift-messages.sh).
         .target(name: "PortalMessages", dependencies: ["PortalProtoC", "CProtobufC"]),
@@ -69,6 +77,16 @@ let package = Package(
             dependencies: [
                 "PortalDomain",
                 "CSQLite",
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+
+        // MARK: Payments
+        /// Stripe PaymentIntents over libcurl: `PaymentGateway`, `StripeClient`.
+        .target(
+            name: "PortalStripe",
+            dependencies: [
+                "CCurl",
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
@@ -120,6 +138,20 @@ let package = Package(
         ),
 
         // MARK: Tests
+        /// Starts and drives a real `localstripe` for tests (any test target may depend on it).
+        .target(
+            name: "LocalStripeHarness",
+            dependencies: ["PortalStripe"],
+            path: "Tests/LocalStripeHarness"
+        ),
+        .testTarget(
+            name: "PortalStripeTests",
+            dependencies: [
+                "PortalStripe",
+                "LocalStripeHarness",
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
         .testTarget(name: "PortalDomainTests", dependencies: ["PortalDomain"]),
         .testTarget(name: "PortalStoreTests", dependencies: ["PortalStore", "PortalDomain"]),
         .testTarget(
