@@ -178,6 +178,15 @@ let package = Package(
             ]
         ),
         .testTarget(
+            name: "PortalAPITests",
+            dependencies: [
+                "PortalAPI", "PortalClient", "PortalServer", "PortalStore", "PortalDomain",
+                "PortalWire", "PortalMessages",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]
+        ),
+        .testTarget(
             name: "PortalClientTests",
             dependencies: [
                 "PortalClient", "PortalWire", "PortalMessages", "portalctl",
