@@ -6,6 +6,9 @@ let package = Package(
     platforms: [.macOS(.v14)],
     products: [
         .executable(name: "portald", targets: ["portald"]),
+        .executable(name: "portalctl", targets: ["portalctl"]),
+        /// The Swift client library of the Portal RPC protocol.
+        .library(name: "PortalClient", targets: ["PortalClient"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
@@ -29,6 +32,14 @@ let package = Package(
             pkgConfig: "sqlite3",
             providers: [.apt(["libsqlite3-dev"])]
         ),
+        /// libcurl, with typed wrappers for its variadic calls (Sources/CCurl/shim.h).
+        .systemLibrary(
+            name: "CCurl",
+            pkgConfig: "libcurl",
+            providers: [.apt(["libcurl4-openssl-dev"])]
+        ),
+
+        // MARK: Messages
         /// Swift value types for every message in proto/, bridged to protobuf-c
         /// (Generated/ comes from scripts/gen-swift-messages.sh).
         .target(name: "PortalMessages", dependencies: ["PortalProtoC", "CProtobufC"]),
@@ -74,18 +85,77 @@ let package = Package(
             ]
         ),
 
+        // MARK: Payments
+        /// Stripe PaymentIntents over libcurl: `PaymentGateway`, `StripeClient`.
+        .target(
+            name: "PortalStripe",
+            dependencies: [
+                "CCurl",
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+
+        // MARK: Client
+        /// The Swift client library (sources under clients/swift/).
+        .target(
+            name: "PortalClient",
+            dependencies: [
+                "PortalWire", "PortalMessages",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            path: "clients/swift/Sources/PortalClient"
+        ),
+
+        // MARK: Application
+        /// The RPC methods over the domain: authentication, handlers, the one
+        /// mapping from domain errors to wire codes, background work.
+        .target(
+            name: "PortalAPI",
+            dependencies: [
+                "PortalServer", "PortalWire", "PortalMessages", "PortalDomain", "PortalStore",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]
+        ),
+
         // MARK: Executables
         .executableTarget(
             name: "portald",
             dependencies: [
-                "PortalServer", "PortalWire", "PortalMessages",
+                "PortalServer", "PortalWire", "PortalMessages", "PortalAPI", "PortalDomain", "PortalStore",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]
         ),
 
+        /// The staff command-line tool (capacity editor) over PortalClient.
+        .executableTarget(
+            name: "portalctl",
+            dependencies: [
+                "PortalClient",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
+        ),
+
         // MARK: Tests
+        /// Starts and drives a real `localstripe` for tests (any test target may depend on it).
+        .target(
+            name: "LocalStripeHarness",
+            dependencies: ["PortalStripe"],
+            path: "Tests/LocalStripeHarness"
+        ),
+        .testTarget(
+            name: "PortalStripeTests",
+            dependencies: [
+                "PortalStripe",
+                "LocalStripeHarness",
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
         .testTarget(name: "PortalDomainTests", dependencies: ["PortalDomain"]),
         .testTarget(
             name: "PortalStoreTests",
@@ -116,7 +186,25 @@ let package = Package(
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]
         ),
-
+        .testTarget(
+            name: "PortalAPITests",
+            dependencies: [
+                "PortalAPI", "PortalClient", "PortalServer", "PortalStore", "PortalDomain",
+                "PortalWire", "PortalMessages",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]
+        ),
+        .testTarget(
+            name: "PortalClientTests",
+            dependencies: [
+                "PortalClient", "PortalWire", "PortalMessages", "portalctl",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+            ],
+            path: "clients/swift/Tests/PortalClientTests"
+        ),
     ],
     swiftLanguageModes: [.v6]
 )

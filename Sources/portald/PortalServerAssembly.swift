@@ -1,26 +1,32 @@
+import Foundation
 import Logging
+import PortalAPI
+import PortalDomain
 import PortalServer
+import PortalStore
+import ServiceLifecycle
 
-/// Puts the server together: the router with every handler, and the server.
-///
-/// This is where a capability plugs in: the domain's handlers are registered
-/// on the router here (`PortalAPI.register(on: &router, …)` once it exists);
-/// until then every method but `portal.v1.Health/Check` answers UNIMPLEMENTED
-/// with reason NOT_IMPLEMENTED.
+/// Puts the service together: the store, the router with every handler, the
+/// server and the background work, as the services of one `ServiceGroup`.
 enum PortalServerAssembly {
-    /// The router: the whole contract, Health, and the handlers that exist.
-    static func makeRouter(configuration: PortaldConfiguration, adminKeys: [String]) -> Router {
-        let router = Router.portalContract()
-        // Domain handlers (PortalAPI) register here; they receive the database
-        // path, time zone, hold minutes, admin keys and Stripe settings.
-        return router
-    }
+    /// Opens the database (creating and migrating it) and builds the services.
+    static func makeServices(
+        configuration: PortaldConfiguration, adminKeys: [String], logger: Logger
+    ) async throws -> (server: RPCServer, services: [any Service], store: PortalStore) {
+        let calendar = try BusinessCalendar(timeZoneIdentifier: configuration.timeZone)
+        let folder = URL(fileURLWithPath: configuration.databasePath).deletingLastPathComponent()
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        let store = try await PortalStore.open(
+            configuration: .init(
+                path: configuration.databasePath,
+                holdLifetimeSeconds: Int64(configuration.holdMinutes) * 60),
+            calendar: calendar, logger: Logger(label: "portal.store"))
 
-    /// The RPC server for `configuration`.
-    static func makeServer(configuration: PortaldConfiguration, adminKeys: [String], logger: Logger) -> RPCServer {
-        RPCServer(
-            configuration: configuration.server,
-            router: makeRouter(configuration: configuration, adminKeys: adminKeys),
-            logger: logger)
+        var router = Router.portalContract()
+        PortalAPI(store: store, authenticator: Authenticator(adminKeys: adminKeys))
+            .register(on: &router)
+        let server = RPCServer(configuration: configuration.server, router: router, logger: logger)
+        let purger = ExpiredHoldPurger(store: store, logger: Logger(label: "portal.holds"))
+        return (server, [server, purger], store)
     }
 }

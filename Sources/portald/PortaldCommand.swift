@@ -74,11 +74,17 @@ struct PortaldCommand: AsyncParsableCommand {
         }
         let logger = Logger(label: "portald")
         let adminKeys = try AdminKeyFile.resolve(configured: configuration.adminKeys, databasePath: configuration.databasePath, logger: logger)
-        let server = PortalServerAssembly.makeServer(
+        let assembly = try await PortalServerAssembly.makeServices(
             configuration: configuration, adminKeys: adminKeys, logger: logger)
         let group = ServiceGroup(
-            services: [server], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
-        try await group.run()
+            services: assembly.services, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
+        do {
+            try await group.run()
+        } catch {
+            await assembly.store.close()
+            throw error
+        }
+        await assembly.store.close()
     }
 
     /// The configuration from these flags, `environment` and the defaults.

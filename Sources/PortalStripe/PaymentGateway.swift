@@ -1,0 +1,47 @@
+/// The payment operations the booking domain needs: card PaymentIntents that
+/// are authorised first and captured (or cancelled) later.
+///
+/// `StripeClient` implements it over Stripe's HTTP API. Every call that
+/// changes state takes an idempotency key chosen by the caller; a caller that
+/// retries an operation (after a crash, a timeout, …) must pass the same key
+/// again, so that the operation happens at most once at Stripe. Errors are
+/// ``StripeError`` values (or `CancellationError` if the calling task was
+/// cancelled between two attempts).
+///
+/// ```swift
+/// let intent = try await gateway.createPaymentIntent(
+///     amountCents: 2500, currency: "gbp",
+///     metadata: ["hold_token": hold.token],
+///     idempotencyKey: "hold-\(hold.token)-create")
+/// // … the browser confirms with `intent.clientSecret` …
+/// let paid = try await gateway.retrievePaymentIntent(id: intent.id)
+/// if paid.status == .requiresCapture { /* commit the booking, then capture */ }
+/// ```
+public protocol PaymentGateway: Sendable {
+    /// Creates a card PaymentIntent with `capture_method=manual`: confirming it
+    /// only authorises the amount; nothing is charged until it is captured.
+    ///
+    /// - Parameters:
+    ///   - amountCents: the amount in the currency's minor unit (> 0).
+    ///   - currency: ISO 4217 code, lower case as Stripe writes it (`gbp`).
+    ///   - metadata: stored on the PaymentIntent and returned by every read.
+    ///     Keys must not contain `[` or `]`.
+    ///   - idempotencyKey: 1–255 printable ASCII characters; the same key for
+    ///     every retry of this creation.
+    func createPaymentIntent(
+        amountCents: Int,
+        currency: String,
+        metadata: [String: String],
+        idempotencyKey: String
+    ) async throws -> PaymentIntent
+
+    /// Reads a PaymentIntent as Stripe has it now.
+    func retrievePaymentIntent(id: String) async throws -> PaymentIntent
+
+    /// Captures the full authorised amount of a `requiresCapture` PaymentIntent.
+    func capturePaymentIntent(id: String, idempotencyKey: String) async throws -> PaymentIntent
+
+    /// Cancels a PaymentIntent that is not captured yet, releasing any
+    /// authorisation: the client is never charged.
+    func cancelPaymentIntent(id: String, idempotencyKey: String) async throws -> PaymentIntent
+}
