@@ -108,7 +108,9 @@ public final class PortalAccounts: Sendable {
         }
         let user = try await store.passwordHash(of: username)
         let verification = try await hasher.verify(password, against: user?.hash)
-        guard let user, verification.matches else {
+        // A disabled or unlinked login is refused here, before any write, so
+        // that the right password takes as long as a wrong one.
+        guard let user, verification.matches, user.mayLogIn else {
             logger.debug("portal login refused", metadata: ["reason": "invalid_credentials"])
             throw PortalError.invalidCredentials
         }

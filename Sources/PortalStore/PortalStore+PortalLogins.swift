@@ -117,13 +117,20 @@ extension PortalStore {
         }
     }
 
-    /// What the login step needs about a username: its user id and stored
-    /// password hash, or `nil` when no user has it.
-    func passwordHash(of username: PortalUsername) async throws -> (userID: Int64, hash: String)? {
+    /// What the login step needs about a username: its user id, stored
+    /// password hash and whether it may log in (active and linked to a
+    /// client), or `nil` when no user has it.
+    func passwordHash(of username: PortalUsername) async throws
+        -> (userID: Int64, hash: String, mayLogIn: Bool)?
+    {
         try await read { db, _ in
             try db.row(
-                "SELECT user_id, password_hash FROM portal_users WHERE username = ?",
-                [.text(username.rawValue)], { (userID: $0.int64(0), hash: $0.text(1)) })
+                """
+                SELECT u.user_id, u.password_hash, u.is_active AND c.client_id IS NOT NULL
+                FROM portal_users u LEFT JOIN clients c ON c.portal_user_id = u.user_id
+                WHERE u.username = ?
+                """,
+                [.text(username.rawValue)], { (userID: $0.int64(0), hash: $0.text(1), mayLogIn: $0.bool(2)) })
         }
     }
 
