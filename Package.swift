@@ -15,6 +15,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
+        .package(url: "https://github.com/apple/swift-crypto", from: "4.5.2"),
     ],
     targets: [
         // MARK: C libraries
@@ -78,6 +79,9 @@ let package = Package(
                 "PortalDomain",
                 "CSQLite",
                 .product(name: "Logging", package: "swift-log"),
+                // SHA-256 of session tokens; scrypt / PBKDF2 for passwords.
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "CryptoExtras", package: "swift-crypto"),
             ]
         ),
 
@@ -153,7 +157,12 @@ let package = Package(
             ]
         ),
         .testTarget(name: "PortalDomainTests", dependencies: ["PortalDomain"]),
-        .testTarget(name: "PortalStoreTests", dependencies: ["PortalStore", "PortalDomain"]),
+        .testTarget(
+            name: "PortalStoreTests",
+            dependencies: [
+                "PortalStore", "PortalDomain", .product(name: "Crypto", package: "swift-crypto"),
+            ]
+        ),
         .testTarget(
             name: "PortalWireTests",
             dependencies: [

@@ -7,23 +7,33 @@ import PortalStore
 ///
 /// ```swift
 /// var router = Router.portalContract()
-/// PortalAPI(store: store, authenticator: Authenticator(adminKeys: keys))
-///     .register(on: &router)
+/// let accounts = try PortalAccounts(store: store)
+/// PortalAPI(
+///     store: store, authenticator: Authenticator(adminKeys: keys, accounts: accounts),
+///     accounts: accounts
+/// ).register(on: &router)
 /// ```
 public struct PortalAPI: Sendable {
     /// The database behind every method.
     public let store: PortalStore
     /// Checks admin keys and portal sessions.
     public let authenticator: Authenticator
+    /// Portal logins and sessions (password hashing, `Login`, `Logout`,
+    /// `CreatePortalLogin`); without them those methods stay unimplemented.
+    public let accounts: PortalAccounts?
 
     /// An API over `store`, guarded by `authenticator`.
-    public init(store: PortalStore, authenticator: Authenticator) {
+    public init(store: PortalStore, authenticator: Authenticator, accounts: PortalAccounts? = nil) {
         self.store = store
         self.authenticator = authenticator
+        self.accounts = accounts
     }
 
     /// Registers the handlers on `router`.
     public func register(on router: inout Router) {
         TimetableAPI(store: store, authenticator: authenticator).register(on: &router)
+        ClientsAPI(store: store, accounts: accounts, authenticator: authenticator).register(on: &router)
+        PortalSessionAPI(store: store, accounts: accounts, authenticator: authenticator)
+            .register(on: &router)
     }
 }

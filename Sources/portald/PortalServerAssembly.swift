@@ -22,9 +22,12 @@ enum PortalServerAssembly {
                 holdLifetimeSeconds: Int64(configuration.holdMinutes) * 60),
             calendar: calendar, logger: Logger(label: "portal.store"))
 
+        let accounts = try PortalAccounts(store: store)
         var router = Router.portalContract()
-        PortalAPI(store: store, authenticator: Authenticator(adminKeys: adminKeys))
-            .register(on: &router)
+        PortalAPI(
+            store: store, authenticator: Authenticator(adminKeys: adminKeys, accounts: accounts),
+            accounts: accounts
+        ).register(on: &router)
         let server = RPCServer(configuration: configuration.server, router: router, logger: logger)
         let purger = ExpiredHoldPurger(store: store, logger: Logger(label: "portal.holds"))
         return (server, [server, purger], store)

@@ -16,13 +16,16 @@ final class APITestServer: Sendable {
     static let adminKey = "test-admin-key-0123456789abcdef"
 
     let store: PortalStore
+    /// Portal logins and sessions over `store`.
+    let accounts: PortalAccounts
     let clock: ManualWallClock
     let port: Int
     /// A client whose calls carry the admin key.
     let admin: PortalClient
 
-    private init(store: PortalStore, clock: ManualWallClock, port: Int) {
+    private init(store: PortalStore, accounts: PortalAccounts, clock: ManualWallClock, port: Int) {
         self.store = store
+        self.accounts = accounts
         self.clock = clock
         self.port = port
         var configuration = PortalClient.Configuration.defaults
@@ -41,6 +44,7 @@ final class APITestServer: Sendable {
     static func with(
         now: Instant = Instant(unixSeconds: 1_759_302_000),
         sessionVerifier: Authenticator.SessionVerifier? = nil,
+        accounts accountsConfiguration: PortalAccounts.Configuration = .init(),
         _ body: (APITestServer) async throws -> Void
     ) async throws {
         let folder = FileManager.default.temporaryDirectory
@@ -56,10 +60,13 @@ final class APITestServer: Sendable {
             calendar: try BusinessCalendar(timeZoneIdentifier: "Europe/London"),
             clock: clock, logger: logger)
 
+        let accounts = try PortalAccounts(store: store, configuration: accountsConfiguration)
         var router = Router.portalContract()
         PortalAPI(
             store: store,
-            authenticator: Authenticator(adminKeys: [adminKey], sessionVerifier: sessionVerifier)
+            authenticator: sessionVerifier.map { Authenticator(adminKeys: [adminKey], sessionVerifier: $0) }
+                ?? Authenticator(adminKeys: [adminKey], accounts: accounts),
+            accounts: accounts
         ).register(on: &router)
         var configuration = ServerConfiguration.defaults
         configuration.port = 0
@@ -69,7 +76,7 @@ final class APITestServer: Sendable {
         try await withThrowingTaskGroup(of: Void.self) { tasks in
             tasks.addTask { try await group.run() }
             let port = try await server.boundAddress.port!
-            let running = APITestServer(store: store, clock: clock, port: port)
+            let running = APITestServer(store: store, accounts: accounts, clock: clock, port: port)
             var failure: (any Error)?
             do { try await body(running) } catch { failure = error }
             await running.admin.close()
