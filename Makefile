@@ -3,7 +3,7 @@ SWIFT ?= swift
 LISTEN ?= 127.0.0.1:7420
 DB ?= var/portal.sqlite
 
-.PHONY: all bootstrap build run test check-proto proto asan clean
+.PHONY: all bootstrap build run test check-proto proto asan clean bench bench-smoke
 
 all: build
 
@@ -18,10 +18,21 @@ run: build
 	@mkdir -p var
 	$(SWIFT) run portald --listen $(LISTEN) --db $(DB)
 
-# Same set-up, then every check and test.
-test: bootstrap check-proto
+# Same set-up, then every check and test, and a short smoke run of portal-bench.
+test: bootstrap check-proto bench-smoke
 	$(SWIFT) build --build-tests
 	$(SWIFT) test --skip-build
+
+# Two seconds of portal-bench (health, list-blocks) against a fresh portald on a
+# temporary database: proves the tool works; fails only if it fails, never on figures.
+bench-smoke: bootstrap
+	@scripts/bench.sh smoke
+
+# Release build, portald on a temporary database and a free port, the standard
+# matrix (1x1, 4x64, 16x256) for health and list-blocks (+ checkout when
+# available) and 1,000 idle connections; writes the table into docs/performance.md.
+bench: bootstrap
+	@scripts/bench.sh matrix
 
 # The committed generated code must match a fresh regeneration of proto/,
 # and the contract must compile with stock protoc for other languages.

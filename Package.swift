@@ -7,6 +7,7 @@ let package = Package(
     products: [
         .executable(name: "portald", targets: ["portald"]),
         .executable(name: "portalctl", targets: ["portalctl"]),
+        .executable(name: "portal-bench", targets: ["portal-bench"]),
         /// The Swift client library of the Portal RPC protocol.
         .library(name: "PortalClient", targets: ["PortalClient"]),
     ],
@@ -16,6 +17,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
         .package(url: "https://github.com/apple/swift-crypto", from: "4.5.2"),
+        .package(url: "https://github.com/HdrHistogram/hdrhistogram-swift", from: "0.2.0"),
     ],
     targets: [
         // MARK: C libraries
@@ -138,6 +140,17 @@ let package = Package(
             dependencies: [
                 "PortalClient",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
+        ),
+
+        /// The load generator: closed loop over C connections x K in flight,
+        /// pre-encoded frames on raw sockets, latency percentiles, server RSS/CPU.
+        .executableTarget(
+            name: "portal-bench",
+            dependencies: [
+                "PortalClient", "PortalWire", "PortalMessages",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Histogram", package: "hdrhistogram-swift"),
             ]
         ),
 
