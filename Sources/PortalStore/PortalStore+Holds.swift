@@ -35,7 +35,7 @@ extension PortalStore {
         async throws -> HoldOutcome
     {
         let lifetime = configuration.holdLifetimeSeconds
-        return try await write { [calendar] db, now in
+        return try await write(changes: .availability) { [calendar] db, now in
             let block = try Query.block(db, blockID)
             let service = try Query.service(db, code)
             try Query.requireClient(db, client)
@@ -148,7 +148,7 @@ extension PortalStore {
     ///   transaction), default 1000; call again while it returns `limit`.
     @discardableResult
     public func purgeExpiredHolds(limit: Int = 1000) async throws -> Int {
-        let removed = try await write { db, now in
+        let removed = try await write(changes: .availability) { db, now in
             try Self.expireHolds(db, now: now, block: nil, limit: limit)
         }
         if removed > 0 {

@@ -18,7 +18,7 @@ extension PortalStore {
     func openSession(
         userID: Int64, tokenHash: String, lifetimeSeconds: Int64, upgradedPasswordHash: String?
     ) async throws -> (client: ClientID, expiresAt: Instant) {
-        try await write { db, now in
+        try await write(changes: .sessions) { db, now in
             guard
                 let (isActive, client) = try db.row(
                     """
@@ -55,6 +55,11 @@ extension PortalStore {
     ///   an unknown, expired or logged-out session, or one whose login was
     ///   removed; `LOGIN_DISABLED` when the login is disabled.
     func sessionClient(tokenHash: String) async throws -> ClientID {
+        try await sessionClientAndExpiry(tokenHash: tokenHash).client
+    }
+
+    /// ``sessionClient(tokenHash:)`` and when the session ends.
+    func sessionClientAndExpiry(tokenHash: String) async throws -> (client: ClientID, expiresAt: Instant) {
         try await readers.perform { [clock] db in
             // One statement is one consistent snapshot: no explicit
             // transaction needed on this hot path.
@@ -71,14 +76,14 @@ extension PortalStore {
                 expiresAt > clock.now.unixSeconds, let client
             else { throw PortalError.invalidCredentials }
             guard isActive else { throw PortalError.loginDisabled }
-            return ClientID(rawValue: client)
+            return (ClientID(rawValue: client), Instant(unixSeconds: expiresAt))
         }
     }
 
     /// Ends the session with this token hash; ending one that does not
     /// exist (already ended or expired) is not an error.
     func endSession(tokenHash: String) async throws {
-        try await write { db, _ in
+        try await write(changes: .sessions) { db, _ in
             try db.run("DELETE FROM sessions WHERE token_hash = ?", [.text(tokenHash)])
         }
     }

@@ -59,6 +59,13 @@ public final class PortalStore: Sendable {
     /// Where "now" comes from.
     public let clock: any WallClock
 
+    /// Advanced after every committed write that may change what
+    /// ``availableBlocks(on:for:)`` answers (see ``AvailabilitySnapshot``).
+    public let availabilityGeneration = StoreGeneration()
+    /// Advanced after every committed write that may change whether a
+    /// session authenticates (logout, disabled or removed logins, …).
+    public let sessionsGeneration = StoreGeneration()
+
     let logger: Logger
     let writer: WriterLane
     let readers: ReaderPool

@@ -59,6 +59,35 @@ enum Query {
         return used == 1
     }
 
+    /// The blocks of a date that offer a service, with remaining capacity at
+    /// `now`, in start-time then id order.
+    static func availableBlocks(
+        _ db: SQLiteConnection, date: LocalDate, service: ServiceCode, now: Instant
+    ) throws -> [AvailableBlock] {
+        let defaults = try Query.service(db, service)
+        return try db.rows(
+            """
+            SELECT \(StoredRow.blockColumns), c.capacity,
+                (SELECT count(*) FROM bookings k
+                 WHERE k.block_id = b.block_id AND k.service_code = ?2 AND k.status = 'confirmed'),
+                (SELECT count(*) FROM holds h
+                 WHERE h.block_id = b.block_id AND h.service_code = ?2
+                   AND h.state = 'active' AND h.expires_at > ?3)
+            FROM blocks b JOIN block_capacities c
+                ON c.block_id = b.block_id AND c.service_code = ?2
+            WHERE b.date = ?1
+            ORDER BY b.start_minute, b.block_id
+            """,
+            [.text(date.description), .text(service.rawValue), .integer(now.unixSeconds)]
+        ) { row in
+            AvailableBlock(
+                block: try StoredRow.block(row), service: service,
+                remaining: max(0, row.int(5) - row.int(6) - row.int(7)),
+                priceCents: defaults.priceCents, currency: defaults.currency,
+                durationMinutes: defaults.durationMinutes)
+        }
+    }
+
     // MARK: Loading with precise errors
 
     static func block(_ db: SQLiteConnection, _ id: BlockID) throws -> TimetableBlock {

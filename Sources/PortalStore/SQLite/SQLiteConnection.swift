@@ -168,6 +168,13 @@ package final class SQLiteConnection: @unchecked Sendable {
         handle.map { sqlite3_last_insert_rowid($0) } ?? 0
     }
 
+    /// Rows changed by every INSERT, UPDATE or DELETE on this connection so
+    /// far (rolled back ones included): when it has not moved, a transaction
+    /// changed nothing.
+    package var totalChanges: Int64 {
+        handle.map { sqlite3_total_changes64($0) } ?? 0
+    }
+
     /// Rows changed by the last INSERT, UPDATE or DELETE.
     package var changes: Int {
         handle.map { Int(sqlite3_changes($0)) } ?? 0

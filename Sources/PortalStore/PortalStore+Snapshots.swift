@@ -1,0 +1,68 @@
+import PortalDomain
+
+/// The blocks of a date that offer a service, as ``PortalStore/availableBlocks(on:for:)``
+/// answers them, with what tells whether they are still current.
+public struct AvailabilitySnapshot: Sendable {
+    /// The blocks, in start-time then id order.
+    public let blocks: [AvailableBlock]
+    /// ``PortalStore/availabilityGeneration`` read before the snapshot was taken.
+    public let generation: UInt64
+    /// When the first hold counted in `blocks` expires; from then on a
+    /// `remaining` may have grown. `nil` when no hold was counted.
+    public let validUntil: Instant?
+}
+
+/// A live portal session as the store answers it, with what tells whether
+/// it is still current.
+public struct SessionGrant: Sendable {
+    /// The client the session acts for.
+    public let client: ClientID
+    /// When the session ends.
+    public let expiresAt: Instant
+    /// ``PortalStore/sessionsGeneration`` read before the session was read.
+    public let generation: UInt64
+}
+
+extension PortalStore {
+    /// Like ``availableBlocks(on:for:)``, and says until when and under which
+    /// generation the answer stays true, so that a caller may keep it in
+    /// memory (see ``isCurrent(_:)``).
+    public func availabilitySnapshot(on date: LocalDate, for service: ServiceCode) async throws
+        -> AvailabilitySnapshot
+    {
+        // Read before the snapshot: a write committing in between makes the
+        // answer stale at once, never fresh by mistake.
+        let generation = availabilityGeneration.current
+        let (blocks, firstExpiry) = try await read { db, now in
+            let blocks = try Query.availableBlocks(db, date: date, service: service, now: now)
+            let firstExpiry = try db.integer(
+                """
+                SELECT min(h.expires_at) FROM holds h JOIN blocks b ON b.block_id = h.block_id
+                WHERE b.date = ?1 AND h.service_code = ?2 AND h.state = 'active' AND h.expires_at > ?3
+                """,
+                [.text(date.description), .text(service.rawValue), .integer(now.unixSeconds)])
+            return (blocks, firstExpiry)
+        }
+        return AvailabilitySnapshot(
+            blocks: blocks, generation: generation, validUntil: firstExpiry.map(Instant.init(unixSeconds:)))
+    }
+
+    /// Whether `snapshot` still shows what ``availableBlocks(on:for:)`` would
+    /// answer now: no write that may change it has committed since, and no
+    /// hold it counted has expired.
+    public func isCurrent(_ snapshot: AvailabilitySnapshot) -> Bool {
+        guard snapshot.generation == availabilityGeneration.current else { return false }
+        guard let validUntil = snapshot.validUntil else { return true }
+        return clock.now < validUntil
+    }
+
+    /// The live session with this token hash, as ``PortalAccounts`` checks
+    /// it on every portal call, with the generation it was read at.
+    ///
+    /// - Throws: as `sessionClient(tokenHash:)`.
+    func sessionGrant(tokenHash: String) async throws -> SessionGrant {
+        let generation = sessionsGeneration.current
+        let (client, expiresAt) = try await sessionClientAndExpiry(tokenHash: tokenHash)
+        return SessionGrant(client: client, expiresAt: expiresAt, generation: generation)
+    }
+}
