@@ -10,15 +10,35 @@ public struct Authenticator: Sendable {
     /// Resolves a portal session token to the client it acts for, or throws
     /// UNAUTHENTICATED (unknown, expired, logged out, login disabled).
     public typealias SessionVerifier = @Sendable (String) async throws -> Int64
+    /// Answers from memory, without blocking, the client of a session token
+    /// known to be live; `nil` when it cannot tell (then ask the verifier).
+    public typealias CachedSessionLookup = @Sendable (String) -> Int64?
 
     private let adminKeys: [[UInt8]]
     private let sessionVerifier: SessionVerifier?
+    private let cachedSessionLookup: CachedSessionLookup?
 
     /// An authenticator accepting `adminKeys` for Admin methods and, for
     /// Portal methods, the sessions `sessionVerifier` accepts.
-    public init(adminKeys: [String], sessionVerifier: SessionVerifier? = nil) {
+    /// `cachedSession`, when given, lets portal calls skip the verifier on
+    /// the event loop (``cachedSession(_:)``).
+    public init(
+        adminKeys: [String], sessionVerifier: SessionVerifier? = nil,
+        cachedSession: CachedSessionLookup? = nil
+    ) {
         self.adminKeys = adminKeys.filter { !$0.isEmpty }.map { Array($0.utf8) }
         self.sessionVerifier = sessionVerifier
+        self.cachedSessionLookup = cachedSession
+    }
+
+    /// The client id of the call's portal session when it is known to be
+    /// live without asking the store; `nil` means "run ``requireSession(_:)``"
+    /// (missing or wrong credentials, an admin key, a session not cached).
+    public func cachedSession(_ context: RequestContext) -> Int64? {
+        guard let cachedSessionLookup, let token = context.bearerToken, !isAdminKey(token) else {
+            return nil
+        }
+        return cachedSessionLookup(token)
     }
 
     /// Succeeds when the call carries an admin API key.

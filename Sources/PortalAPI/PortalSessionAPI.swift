@@ -68,8 +68,9 @@ extension Authenticator {
     /// PortalAPI(store: store, authenticator: authenticator, accounts: accounts).register(on: &router)
     /// ```
     public init(adminKeys: [String], accounts: PortalAccounts) {
-        self.init(adminKeys: adminKeys) { token in
-            try await accounts.authenticate(sessionToken: token).rawValue
-        }
+        self.init(
+            adminKeys: adminKeys,
+            sessionVerifier: { token in try await accounts.authenticate(sessionToken: token).rawValue },
+            cachedSession: { token in accounts.cachedClient(sessionToken: token)?.rawValue })
     }
 }

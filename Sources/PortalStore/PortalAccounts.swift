@@ -53,6 +53,13 @@ public final class PortalAccounts: Sendable {
     let hasher: PasswordHasher
     private let limiter: Locked<LoginRateLimiter>
     private let logger: Logger
+    /// Live sessions by token hash, as the store last answered them. Every
+    /// write that may end a session (logout, disabling or removing a login,
+    /// unlinking a client) advances the store's sessions generation before
+    /// it is answered, which makes every entry stale at once; a session's
+    /// own end is its entry's bound. Only sessions that authenticated are
+    /// kept: refusals (LOGIN_DISABLED, …) always come from the store.
+    private let sessionCache = GenerationCache<String, ClientID>(limit: 100_000)
 
     /// Accounts over `store`.
     ///
@@ -135,7 +142,29 @@ public final class PortalAccounts: Sendable {
         guard let token = SessionToken(presented: sessionToken) else {
             throw PortalError.invalidCredentials
         }
-        return try await store.sessionClient(tokenHash: sessionTokenHash(token))
+        let tokenHash = sessionTokenHash(token)
+        let now = store.clock.now.unixSeconds
+        if let client = sessionCache.value(
+            for: tokenHash, generation: store.sessionsGeneration.current, now: now)
+        {
+            return client
+        }
+        let grant = try await store.sessionGrant(tokenHash: tokenHash)
+        sessionCache.insert(
+            grant.client, for: tokenHash, generation: grant.generation,
+            validUntil: grant.expiresAt.unixSeconds)
+        return grant.client
+    }
+
+    /// The client of a session that authenticated recently and that no
+    /// write has ended since, answered from memory without blocking (for
+    /// the event-loop fast path); `nil` means "ask ``authenticate(sessionToken:)``",
+    /// never "refused".
+    public func cachedClient(sessionToken: String) -> ClientID? {
+        guard let token = SessionToken(presented: sessionToken) else { return nil }
+        return sessionCache.value(
+            for: sessionTokenHash(token), generation: store.sessionsGeneration.current,
+            now: store.clock.now.unixSeconds)
     }
 
     /// Ends a session (`Logout`): its token stops working at once. Ending a
