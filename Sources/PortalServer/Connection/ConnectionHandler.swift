@@ -28,6 +28,8 @@ package final class ConnectionHandler: ChannelDuplexHandler {
     private var inReadBurst = false
     private var burstReceivedAt = NIODeadline.uptimeNanoseconds(0)
     private var framesInBurst = 0
+    /// A flush of asynchronous answers is queued on the event loop.
+    private var flushScheduled = false
     private var idleTimer: Scheduled<Void>?
     private var frameTimer: Scheduled<Void>?
 
@@ -177,15 +179,40 @@ package final class ConnectionHandler: ChannelDuplexHandler {
             }
             write(id: envelope.id, outcome: body(envelope.payload, requestContext))
         case .async(let body):
-            let call = PendingCall(
-                run: body, payload: envelope.payload, context: requestContext,
-                connection: ConnectionHandle(handler: self, context: context))
-            if !calls.submit(call) {
-                // The server stopped taking calls between this connection's
-                // go-away and now: the call did not run.
-                _ = machine.requestCompleted(id: envelope.id, now: burstReceivedAt)
-                write(id: envelope.id, error: RequestRejection.shuttingDown.rpcError)
+            submit(body, payload: envelope.payload, context: requestContext, channelContext: context)
+        case .inlineFirst(let inline, let body):
+            if let deadline, deadline <= context.eventLoop.now {
+                write(id: envelope.id, error: RequestRejection.deadlineExceeded.rpcError)
+                return
             }
+            if let outcome = inline(envelope.payload, requestContext) {
+                write(id: envelope.id, outcome: outcome)
+                return
+            }
+            switch machine.continuesAsynchronously(id: envelope.id) {
+            case .ignore:
+                return
+            case .reject(let rejection):
+                write(id: envelope.id, error: rejection.rpcError)
+            case .run:
+                submit(body, payload: envelope.payload, context: requestContext, channelContext: context)
+            }
+        }
+    }
+
+    /// Hands an asynchronous call (already counted in flight) to the server's task group.
+    private func submit(
+        _ body: @escaping @Sendable ([UInt8], RequestContext) async -> CallOutcome, payload: [UInt8],
+        context requestContext: RequestContext, channelContext context: ChannelHandlerContext
+    ) {
+        let call = PendingCall(
+            run: body, payload: payload, context: requestContext,
+            connection: ConnectionHandle(handler: self, context: context))
+        if !calls.submit(call) {
+            // The server stopped taking calls between this connection's
+            // go-away and now: the call did not run.
+            _ = machine.requestCompleted(id: requestContext.requestID, now: burstReceivedAt)
+            write(id: requestContext.requestID, error: RequestRejection.shuttingDown.rpcError)
         }
     }
 
@@ -197,7 +224,20 @@ package final class ConnectionHandler: ChannelDuplexHandler {
             return
         case .write:
             write(id: id, outcome: outcome)
-            if !inReadBurst { flushAnswers(context: context) }
+            if !inReadBurst { scheduleFlush(context: context) }
+        }
+    }
+
+    /// Flushes once after the answers that are already queued on the event
+    /// loop have been written, so that a run of completions costs one
+    /// write, not one each. A read burst in between flushes them sooner.
+    private func scheduleFlush(context: ChannelHandlerContext) {
+        guard !flushScheduled else { return }
+        flushScheduled = true
+        context.eventLoop.assumeIsolated().execute {
+            self.flushScheduled = false
+            guard let context = self.context else { return }
+            self.flushAnswers(context: context)
         }
     }
 

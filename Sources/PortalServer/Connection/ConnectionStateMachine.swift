@@ -208,6 +208,18 @@ package struct ConnectionStateMachine: Sendable {
         return .run
     }
 
+    /// A request accepted to run inline (``receivedRequest(id:runsInline:servesWhileDraining:)``
+    /// with `runsInline`) could not be answered inline and continues
+    /// asynchronously: it now takes an in-flight slot, within the cap.
+    package mutating func continuesAsynchronously(id: UInt64) -> RequestAction {
+        if isClosing { return .ignore }
+        if inFlight.count >= configuration.maxInFlight {
+            return .reject(.tooManyInFlight(limit: configuration.maxInFlight))
+        }
+        inFlight.insert(id)
+        return .run
+    }
+
     /// The asynchronous request `id` finished at `now`; its id is free again.
     package mutating func requestCompleted(id: UInt64, now: NIODeadline) -> CompletionAction {
         inFlight.remove(id)

@@ -88,6 +88,35 @@ public struct Router: Sendable {
         })
     }
 
+    /// Registers a method with a fast path: `inline` runs first, directly on
+    /// the connection's event loop, and answers when it can from memory
+    /// (a cache); when it returns `nil`, the call runs `handler` as an
+    /// asynchronous call (a child task, cancelled at the deadline), as
+    /// ``register(_:handler:)`` does.
+    ///
+    /// `inline` must never block or wait; whatever it answers must be what
+    /// `handler` would answer at this instant.
+    public mutating func register<Request: ProtoMessage, Response: ProtoMessage>(
+        _ method: MethodDescriptor<Request, Response>,
+        inline: @escaping @Sendable (Request, RequestContext) -> EncodedResponse?,
+        handler: @escaping @Sendable (Request, RequestContext) async throws -> Response
+    ) {
+        register(method, handler: handler)
+        guard case .async(let asynchronous) = routes[method.fullName]?.kind else { return }
+        routes[method.fullName] = Route(
+            servesWhileDraining: false,
+            kind: .inlineFirst(
+                inline: { payload, context in
+                    switch Self.decode(Request.self, from: payload) {
+                    case .success(let request):
+                        return inline(request, context).map { .success($0.bytes) }
+                    case .failure(let error):
+                        return .failure(error)
+                    }
+                },
+                async: asynchronous))
+    }
+
     /// What the server does with a request for `method`.
     package func resolve(_ method: String) -> Resolution {
         if let route = routes[method] { return .route(route) }
@@ -144,6 +173,19 @@ package enum CallOutcome: Sendable {
     case failure(RPCError)
 }
 
+/// A response message already encoded, as a fast path answers it (often
+/// straight from a cache of encoded answers).
+public struct EncodedResponse: Sendable {
+    /// The encoded response message.
+    public let bytes: [UInt8]
+
+    /// `message`, encoded now.
+    public init(_ message: some ProtoMessage) { self.bytes = message.serializedBytes() }
+
+    /// A message encoded earlier.
+    public init(encoded bytes: [UInt8]) { self.bytes = bytes }
+}
+
 /// A registered method.
 package struct Route: Sendable {
     /// How the handler runs.
@@ -152,6 +194,11 @@ package struct Route: Sendable {
         case inline(@Sendable ([UInt8], RequestContext) -> CallOutcome)
         /// As a child task of the server's task group.
         case async(@Sendable ([UInt8], RequestContext) async -> CallOutcome)
+        /// `inline` on the event loop; when it answers `nil`, `async` as a
+        /// child task.
+        case inlineFirst(
+            inline: @Sendable ([UInt8], RequestContext) -> CallOutcome?,
+            async: @Sendable ([UInt8], RequestContext) async -> CallOutcome)
     }
 
     /// Whether it still runs while the server drains.

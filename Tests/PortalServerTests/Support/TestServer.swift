@@ -71,6 +71,7 @@ final class TestServer: Sendable {
 
     /// Runs `body` against a fresh server, then shuts it down gracefully.
     static func with(
+        router customRouter: Router? = nil,
         configure: (inout ServerConfiguration) -> Void = { _ in },
         _ body: (TestServer) async throws -> Void
     ) async throws {
@@ -81,7 +82,7 @@ final class TestServer: Sendable {
         var logger = Logger(label: "test.server")
         logger.logLevel = .critical
         let runs = RunLog()
-        let server = RPCServer(configuration: configuration, router: makeRouter(runs: runs), logger: logger)
+        let server = RPCServer(configuration: configuration, router: customRouter ?? makeRouter(runs: runs), logger: logger)
         let group = ServiceGroup(services: [server], logger: logger)
         try await withThrowingTaskGroup(of: Void.self) { tasks in
             tasks.addTask { try await group.run() }
