@@ -27,4 +27,27 @@ extension Router {
             return try await handler(request, clientID, context)
         }
     }
+
+    /// Registers a Portal method with a fast path: when the call's session
+    /// is known to be live (``Authenticator/cachedSession(_:)``), `inline`
+    /// runs on the event loop and may answer from memory; otherwise, or
+    /// when it returns `nil`, the call goes the way of
+    /// ``registerPortal(_:authenticator:handler:)``.
+    mutating func registerPortal<Request: ProtoMessage, Response: ProtoMessage>(
+        _ method: MethodDescriptor<Request, Response>,
+        authenticator: Authenticator,
+        inline: @escaping @Sendable (Request, _ clientID: Int64, RequestContext) -> EncodedResponse?,
+        handler: @escaping @Sendable (Request, _ clientID: Int64, RequestContext) async throws -> Response
+    ) {
+        register(
+            method,
+            inline: { request, context in
+                guard let clientID = authenticator.cachedSession(context) else { return nil }
+                return inline(request, clientID, context)
+            },
+            handler: { request, context in
+                let clientID = try await authenticator.requireSession(context)
+                return try await handler(request, clientID, context)
+            })
+    }
 }

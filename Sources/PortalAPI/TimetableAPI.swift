@@ -3,6 +3,13 @@ import PortalMessages
 import PortalServer
 import PortalStore
 
+/// The key of a kept `ListBlocks` answer: the request's fields as sent (an
+/// answer is only kept for fields that validated).
+struct ListBlocksKey: Hashable, Sendable {
+    let date: String
+    let serviceCode: String
+}
+
 /// The timetable methods: services, blocks, capacities, days (Admin), and the
 /// client's view of a day (`Portal/ListBlocks`).
 struct TimetableAPI: Sendable {
@@ -90,11 +97,28 @@ struct TimetableAPI: Sendable {
                     .map(PortalMessages.Booking.init))
         }
 
-        router.registerPortal(PortalMethods.listBlocks, authenticator: authenticator) { request, _, _ in
-            ListBlocksResponse(
-                blocks: try await store.availableBlocks(
-                    on: try LocalDate(request.date), for: try ServiceCode(request.serviceCode)
-                ).map(PortalMessages.AvailableBlock.init))
-        }
+        // ListBlocks is the read path every portal page hits: answered on
+        // the event loop from encoded answers kept per (date, service) while
+        // the store says they are current (no write since, no counted hold
+        // expired); a miss reads the store and keeps the answer.
+        let answers = GenerationCache<ListBlocksKey, EncodedResponse>(limit: 4096)
+        router.registerPortal(
+            PortalMethods.listBlocks, authenticator: authenticator,
+            inline: { request, _, _ in
+                answers.value(
+                    for: ListBlocksKey(date: request.date, serviceCode: request.serviceCode),
+                    generation: store.availabilityGeneration.current, now: store.clock.now.unixSeconds)
+            },
+            handler: { request, _, _ in
+                let snapshot = try await store.availabilitySnapshot(
+                    on: try LocalDate(request.date), for: try ServiceCode(request.serviceCode))
+                let response = ListBlocksResponse(
+                    blocks: snapshot.blocks.map(PortalMessages.AvailableBlock.init))
+                answers.insert(
+                    EncodedResponse(response),
+                    for: ListBlocksKey(date: request.date, serviceCode: request.serviceCode),
+                    generation: snapshot.generation, validUntil: snapshot.validUntil?.unixSeconds ?? .max)
+                return response
+            })
     }
 }
