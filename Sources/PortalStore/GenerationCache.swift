@@ -37,15 +37,28 @@ public final class StoreGeneration: Sendable {
 /// ``StoreGeneration`` it was read at and the instant (Unix seconds) until
 /// which time alone does not change it (the earliest hold expiry, a
 /// session's end). Thread-safe; never blocks on I/O.
+///
+/// Its methods are inlinable so that each use is specialised for its key and
+/// value types: unspecialised generic code looks its metadata up at run time
+/// on every call, which cost more than the lookup itself on the `ListBlocks`
+/// fast path.
 package final class GenerationCache<Key: Hashable & Sendable, Value: Sendable>: Sendable {
-    private struct Entry {
-        var value: Value
-        var generation: UInt64
-        var validUntil: Int64
+    @usableFromInline
+    struct Entry {
+        @usableFromInline var value: Value
+        @usableFromInline var generation: UInt64
+        @usableFromInline var validUntil: Int64
+
+        @inlinable
+        init(value: Value, generation: UInt64, validUntil: Int64) {
+            self.value = value
+            self.generation = generation
+            self.validUntil = validUntil
+        }
     }
 
-    private let entries = Locked<[Key: Entry]>([:])
-    private let limit: Int
+    @usableFromInline let entries = Locked<[Key: Entry]>([:])
+    @usableFromInline let limit: Int
 
     /// A cache of at most `limit` entries; when full, it starts over (the
     /// keys in use come back at once, the stray ones stay out).
@@ -55,6 +68,7 @@ package final class GenerationCache<Key: Hashable & Sendable, Value: Sendable>: 
 
     /// The value for `key` if it was read at `generation` and `now` (Unix
     /// seconds) is before its bound.
+    @inlinable
     package func value(for key: Key, generation: UInt64, now: Int64) -> Value? {
         entries.withLock { entries in
             guard let entry = entries[key], entry.generation == generation, now < entry.validUntil
@@ -66,7 +80,9 @@ package final class GenerationCache<Key: Hashable & Sendable, Value: Sendable>: 
     /// Keeps `value`, read at `generation` and unchanged by time alone until
     /// `validUntil` (Unix seconds). A value read at an older generation than
     /// the one kept is dropped.
+    @inlinable
     package func insert(_ value: Value, for key: Key, generation: UInt64, validUntil: Int64) {
+        let limit = self.limit
         entries.withLock { entries in
             if let kept = entries[key], kept.generation > generation { return }
             if entries[key] == nil, entries.count >= limit { entries.removeAll(keepingCapacity: true) }

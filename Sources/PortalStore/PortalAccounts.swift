@@ -53,7 +53,9 @@ public final class PortalAccounts: Sendable {
     let hasher: PasswordHasher
     private let limiter: Locked<LoginRateLimiter>
     private let logger: Logger
-    /// Live sessions by token hash, as the store last answered them. Every
+    /// Live sessions by token, as the store last answered them. Keyed by the
+    /// token itself, which the caller holds in memory anyway, so that a hit
+    /// costs no SHA-256 (the store keeps only the hash). Every
     /// write that may end a session (logout, disabling or removing a login,
     /// unlinking a client) advances the store's sessions generation before
     /// it is answered, which makes every entry stale at once; a session's
@@ -142,16 +144,15 @@ public final class PortalAccounts: Sendable {
         guard let token = SessionToken(presented: sessionToken) else {
             throw PortalError.invalidCredentials
         }
-        let tokenHash = sessionTokenHash(token)
         let now = store.clock.now.unixSeconds
         if let client = sessionCache.value(
-            for: tokenHash, generation: store.sessionsGeneration.current, now: now)
+            for: token.rawValue, generation: store.sessionsGeneration.current, now: now)
         {
             return client
         }
-        let grant = try await store.sessionGrant(tokenHash: tokenHash)
+        let grant = try await store.sessionGrant(tokenHash: sessionTokenHash(token))
         sessionCache.insert(
-            grant.client, for: tokenHash, generation: grant.generation,
+            grant.client, for: token.rawValue, generation: grant.generation,
             validUntil: grant.expiresAt.unixSeconds)
         return grant.client
     }
@@ -163,7 +164,7 @@ public final class PortalAccounts: Sendable {
     public func cachedClient(sessionToken: String) -> ClientID? {
         guard let token = SessionToken(presented: sessionToken) else { return nil }
         return sessionCache.value(
-            for: sessionTokenHash(token), generation: store.sessionsGeneration.current,
+            for: token.rawValue, generation: store.sessionsGeneration.current,
             now: store.clock.now.unixSeconds)
     }
 
