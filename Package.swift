@@ -82,11 +82,18 @@ let package = Package(
         ),
 
         // MARK: Payments
-        /// Stripe PaymentIntents over libcurl: `PaymentGateway`, `StripeClient`.
+        /// The payment port: `PaymentGateway`, `PaymentIntent`, failure kinds,
+        /// and the in-process `SimulatedPaymentGateway` (demos only). No
+        /// provider, no domain: checkout and the Stripe adapter both point here.
+        .target(
+            name: "PortalPayments",
+            dependencies: [.product(name: "Logging", package: "swift-log")]
+        ),
+        /// Stripe PaymentIntents over libcurl: `StripeClient`, the adapter of `PaymentGateway`.
         .target(
             name: "PortalStripe",
             dependencies: [
-                "CCurl",
+                "CCurl", "PortalPayments",
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
