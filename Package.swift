@@ -98,6 +98,19 @@ let package = Package(
             ]
         ),
 
+        // MARK: Checkout
+        /// Pre-pay checkout (SPEC §2): holds → verified payment → booking,
+        /// the outbox worker and the sweeper. Depends on the payment *port*
+        /// only; portald plugs in Stripe or the simulated gateway.
+        .target(
+            name: "PortalCheckout",
+            dependencies: [
+                "PortalDomain", "PortalStore", "PortalPayments",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]
+        ),
+
         // MARK: Client
         /// The Swift client library (sources under clients/swift/).
         .target(
@@ -119,6 +132,7 @@ let package = Package(
             name: "PortalAPI",
             dependencies: [
                 "PortalServer", "PortalWire", "PortalMessages", "PortalDomain", "PortalStore",
+                "PortalCheckout",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]
@@ -129,6 +143,7 @@ let package = Package(
             name: "portald",
             dependencies: [
                 "PortalServer", "PortalWire", "PortalMessages", "PortalAPI", "PortalDomain", "PortalStore",
+                "PortalCheckout", "PortalPayments", "PortalStripe",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),

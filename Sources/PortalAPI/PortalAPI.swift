@@ -1,4 +1,5 @@
 import Logging
+import PortalCheckout
 import PortalServer
 import PortalStore
 
@@ -7,7 +8,7 @@ import PortalStore
 ///
 /// ```swift
 /// var router = Router.portalContract()
-/// PortalAPI(store: store, authenticator: Authenticator(adminKeys: keys))
+/// PortalAPI(store: store, authenticator: Authenticator(adminKeys: keys), checkout: checkout)
 ///     .register(on: &router)
 /// ```
 public struct PortalAPI: Sendable {
@@ -15,15 +16,21 @@ public struct PortalAPI: Sendable {
     public let store: PortalStore
     /// Checks admin keys and portal sessions.
     public let authenticator: Authenticator
+    /// Pre-pay checkout; `nil` when no payment provider is configured (the
+    /// checkout methods then answer `PAYMENTS_NOT_CONFIGURED`).
+    public let checkout: Checkout?
 
-    /// An API over `store`, guarded by `authenticator`.
-    public init(store: PortalStore, authenticator: Authenticator) {
+    /// An API over `store`, guarded by `authenticator`, taking payments
+    /// through `checkout`.
+    public init(store: PortalStore, authenticator: Authenticator, checkout: Checkout? = nil) {
         self.store = store
         self.authenticator = authenticator
+        self.checkout = checkout
     }
 
     /// Registers the handlers on `router`.
     public func register(on router: inout Router) {
         TimetableAPI(store: store, authenticator: authenticator).register(on: &router)
+        CheckoutAPI(store: store, checkout: checkout, authenticator: authenticator).register(on: &router)
     }
 }

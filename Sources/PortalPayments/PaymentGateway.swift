@@ -51,4 +51,13 @@ public protocol PaymentGateway: Sendable {
     /// Cancels a PaymentIntent that is not captured yet, releasing any
     /// authorisation: the client is never charged.
     func cancelPaymentIntent(id: String, idempotencyKey: String) async throws -> PaymentIntent
+
+    /// A warning to log on every checkout when this gateway moves no real
+    /// money (``SimulatedPaymentGateway``); `nil` for real providers.
+    var simulationWarning: String? { get }
+}
+
+extension PaymentGateway {
+    /// Real providers move real money: no warning.
+    public var simulationWarning: String? { nil }
 }
