@@ -174,6 +174,25 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
+        .testTarget(
+            name: "PortalCheckoutTests",
+            dependencies: [
+                "PortalCheckout", "PortalDomain", "PortalStore", "PortalPayments",
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        /// Checkout scenarios over real TCP against the real server and a real
+        /// localstripe, and the crash test against the real `portald` binary.
+        .testTarget(
+            name: "CheckoutEndToEndTests",
+            dependencies: [
+                "portald", "PortalClient", "PortalCheckout", "PortalDomain", "PortalStore", "PortalStripe",
+                "PortalMessages", "PortalWire", "PortalServer", "PortalAPI", "LocalStripeHarness",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]
+        ),
         .testTarget(name: "PortalDomainTests", dependencies: ["PortalDomain"]),
         .testTarget(name: "PortalStoreTests", dependencies: ["PortalStore", "PortalDomain"]),
         .testTarget(
