@@ -15,6 +15,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
+        .package(url: "https://github.com/apple/swift-crypto", from: "4.5.2"),
     ],
     targets: [
         // MARK: C libraries
@@ -78,6 +79,9 @@ let package = Package(
                 "PortalDomain",
                 "CSQLite",
                 .product(name: "Logging", package: "swift-log"),
+                // SHA-256 of session tokens; scrypt / PBKDF2 for passwords.
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "CryptoExtras", package: "swift-crypto"),
             ]
         ),
 
@@ -194,7 +198,12 @@ let package = Package(
             ]
         ),
         .testTarget(name: "PortalDomainTests", dependencies: ["PortalDomain"]),
-        .testTarget(name: "PortalStoreTests", dependencies: ["PortalStore", "PortalDomain"]),
+        .testTarget(
+            name: "PortalStoreTests",
+            dependencies: [
+                "PortalStore", "PortalDomain", .product(name: "Crypto", package: "swift-crypto"),
+            ]
+        ),
         .testTarget(
             name: "PortalWireTests",
             dependencies: [
@@ -214,6 +223,15 @@ let package = Package(
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOEmbedded", package: "swift-nio"),
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]
+        ),
+        .testTarget(
+            name: "PortalAPITests",
+            dependencies: [
+                "PortalAPI", "PortalClient", "PortalServer", "PortalStore", "PortalDomain",
+                "PortalWire", "PortalMessages",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]

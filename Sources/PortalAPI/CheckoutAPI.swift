@@ -2,17 +2,14 @@ import PortalCheckout
 import PortalDomain
 import PortalMessages
 import PortalServer
-import PortalStore
 
 /// The client's checkout methods (`StartCheckout`, `FinalizeCheckout`,
-/// `CancelCheckout`) and its bookings (`ListMyBookings`). Each acts only for
-/// the session's client: another client's hold is NOT_FOUND.
+/// `CancelCheckout`). Each acts only for the session's client: another
+/// client's hold is NOT_FOUND. (`ListMyBookings` is with the session methods.)
 ///
-/// Without a payment provider (`checkout == nil`) the three checkout methods
-/// answer FAILED_PRECONDITION / `PAYMENTS_NOT_CONFIGURED`; `ListMyBookings`
-/// still works.
+/// Without a payment provider (`checkout == nil`) they answer
+/// FAILED_PRECONDITION / `PAYMENTS_NOT_CONFIGURED`.
 struct CheckoutAPI: Sendable {
-    let store: PortalStore
     let checkout: Checkout?
     let authenticator: Authenticator
 
@@ -41,17 +38,6 @@ struct CheckoutAPI: Sendable {
             try await Self.require(checkout).cancel(
                 for: ClientID(rawValue: clientID), holdToken: try HoldToken(request.holdToken))
             return CancelCheckoutResponse()
-        }
-
-        router.registerPortal(PortalMethods.listMyBookings, authenticator: authenticator) { request, clientID, _ in
-            let from = request.fromDate.isEmpty ? nil : try LocalDate(request.fromDate, field: "from_date")
-            let to = request.toDate.isEmpty ? nil : try LocalDate(request.toDate, field: "to_date")
-            if let from, let to, to < from {
-                throw PortalError.invalidArgument(
-                    .invalidDate, "to_date must not be before from_date.", field: "to_date")
-            }
-            let bookings = try await store.bookings(of: ClientID(rawValue: clientID), from: from, to: to)
-            return ListMyBookingsResponse(bookings: bookings.map(PortalMessages.Booking.init))
         }
     }
 

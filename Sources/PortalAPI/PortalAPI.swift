@@ -8,29 +8,42 @@ import PortalStore
 ///
 /// ```swift
 /// var router = Router.portalContract()
-/// PortalAPI(store: store, authenticator: Authenticator(adminKeys: keys), checkout: checkout)
-///     .register(on: &router)
+/// let accounts = try PortalAccounts(store: store)
+/// PortalAPI(
+///     store: store, authenticator: Authenticator(adminKeys: keys, accounts: accounts),
+///     accounts: accounts, checkout: Checkout(store: store, gateway: stripe)
+/// ).register(on: &router)
 /// ```
 public struct PortalAPI: Sendable {
     /// The database behind every method.
     public let store: PortalStore
     /// Checks admin keys and portal sessions.
     public let authenticator: Authenticator
+    /// Portal logins and sessions (password hashing, `Login`, `Logout`,
+    /// `CreatePortalLogin`); without them those methods stay unimplemented.
+    public let accounts: PortalAccounts?
     /// Pre-pay checkout; `nil` when no payment provider is configured (the
     /// checkout methods then answer `PAYMENTS_NOT_CONFIGURED`).
     public let checkout: Checkout?
 
     /// An API over `store`, guarded by `authenticator`, taking payments
     /// through `checkout`.
-    public init(store: PortalStore, authenticator: Authenticator, checkout: Checkout? = nil) {
+    public init(
+        store: PortalStore, authenticator: Authenticator, accounts: PortalAccounts? = nil,
+        checkout: Checkout? = nil
+    ) {
         self.store = store
         self.authenticator = authenticator
+        self.accounts = accounts
         self.checkout = checkout
     }
 
     /// Registers the handlers on `router`.
     public func register(on router: inout Router) {
         TimetableAPI(store: store, authenticator: authenticator).register(on: &router)
-        CheckoutAPI(store: store, checkout: checkout, authenticator: authenticator).register(on: &router)
+        ClientsAPI(store: store, accounts: accounts, authenticator: authenticator).register(on: &router)
+        PortalSessionAPI(store: store, accounts: accounts, authenticator: authenticator)
+            .register(on: &router)
+        CheckoutAPI(checkout: checkout, authenticator: authenticator).register(on: &router)
     }
 }

@@ -38,23 +38,6 @@ extension PortalStore {
         try await read { db, _ in try Self.bookingMade(db, fromHold: token) }
     }
 
-    /// A client's bookings with a date in `from...to` (either bound may be
-    /// `nil`), by date, start time and id (`ListMyBookings`).
-    public func bookings(of client: ClientID, from: LocalDate?, to: LocalDate?) async throws -> [Booking] {
-        try await read { db, _ in
-            try db.rows(
-                """
-                SELECT \(StoredRow.bookingColumns) FROM bookings k
-                WHERE k.client_id = ?1 AND (?2 IS NULL OR k.date >= ?2) AND (?3 IS NULL OR k.date <= ?3)
-                ORDER BY k.date, k.start_minute, k.booking_id
-                """,
-                [
-                    .integer(client.rawValue), from.map { .text($0.description) } ?? .null,
-                    to.map { .text($0.description) } ?? .null,
-                ], StoredRow.booking)
-        }
-    }
-
     /// Active holds with a PaymentIntent whose expiry lies at least
     /// `graceSeconds` in the past at the clock's now, oldest first: the
     /// checkout sweeper's work list (a client may still be confirming a

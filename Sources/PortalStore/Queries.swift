@@ -136,13 +136,13 @@ enum Query {
 
 extension PortalError {
     static func blockNotFound(_ id: BlockID) -> PortalError {
-        .notFound(.blockNotFound, "Block \(id) does not exist.", details: ["block_id": "\(id)"])
+        .notFound(.blockNotFound, "Block \(id) does not exist.", details: ["field": "block_id", "block_id": "\(id)"])
     }
 
     static func unknownService(_ code: ServiceCode) -> PortalError {
         .notFound(
             .unknownService, "No service has the code \"\(code)\".",
-            details: ["service_code": code.rawValue])
+            details: ["field": "service_code", "service_code": code.rawValue])
     }
 
     static func serviceNotOffered(_ code: ServiceCode, in block: BlockID) -> PortalError {

@@ -10,7 +10,7 @@ import PortalWire
 struct PortalCtl: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "portalctl",
-        abstract: "Staff tool for a Portal server: timetable, capacities, services, bookings.",
+        abstract: "Staff tool for a Portal server: timetable, capacities, services, bookings, clients.",
         discussion: """
             Every command takes --server HOST:PORT (env PORTAL_SERVER, default 127.0.0.1:7420). \
             Admin commands need the admin API key: --admin-key, --admin-key-file, env PORTAL_ADMIN_KEY, \
@@ -19,7 +19,7 @@ struct PortalCtl: AsyncParsableCommand {
             """,
         subcommands: [
             HealthCommand.self, DayCommand.self, BlockCommand.self, CapacityCommand.self,
-            ServiceCommand.self, BookingsCommand.self,
+            ServiceCommand.self, BookingsCommand.self, ClientCommand.self,
         ]
     )
 

@@ -18,19 +18,15 @@ enum PortalServerAssembly {
         var clock: (any WallClock)?
         /// The payment provider, instead of the one `--payments` chooses.
         var gateway: (any PaymentGateway)?
-        /// Checks portal session tokens (until portal logins exist, tests map
-        /// their own tokens to clients).
-        var sessionVerifier: Authenticator.SessionVerifier?
         /// Intervals, grace and backoff of the checkout's background work.
         var checkout: Checkout.Configuration?
 
         init(
             clock: (any WallClock)? = nil, gateway: (any PaymentGateway)? = nil,
-            sessionVerifier: Authenticator.SessionVerifier? = nil, checkout: Checkout.Configuration? = nil
+            checkout: Checkout.Configuration? = nil
         ) {
             self.clock = clock
             self.gateway = gateway
-            self.sessionVerifier = sessionVerifier
             self.checkout = checkout
         }
     }
@@ -88,11 +84,11 @@ enum PortalServerAssembly {
                 "No payment provider configured: checkout answers PAYMENTS_NOT_CONFIGURED. Give --stripe-api-key (or --payments simulated for a demo).")
         }
 
+        let accounts = try PortalAccounts(store: store)
         var router = Router.portalContract()
         PortalAPI(
-            store: store,
-            authenticator: Authenticator(adminKeys: adminKeys, sessionVerifier: overrides.sessionVerifier),
-            checkout: checkout
+            store: store, authenticator: Authenticator(adminKeys: adminKeys, accounts: accounts),
+            accounts: accounts, checkout: checkout
         ).register(on: &router)
         let server = RPCServer(configuration: configuration.server, router: router, logger: logger)
         let purger = ExpiredHoldPurger(store: store, logger: Logger(label: "portal.holds"))

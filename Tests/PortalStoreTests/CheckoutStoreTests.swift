@@ -128,7 +128,7 @@ final class CheckoutStoreTests: XCTestCase {
         let again = try await fixture.store.settlePaidHold(
             hold.token, of: client, payment: payment("pi_late"), actor: "client")
         XCTAssertEqual(again, .closed(.expired, .capacityGone))
-        let bookings = try await fixture.store.bookings(of: client, from: nil, to: nil)
+        let bookings = try await fixture.store.bookings(of: client)
         XCTAssertTrue(bookings.isEmpty)
     }
 
@@ -164,7 +164,7 @@ final class CheckoutStoreTests: XCTestCase {
         XCTAssertTrue(completed)
         let completedAgain = try await fixture.store.completePaymentCommand(capture.id, result: .captured)
         XCTAssertFalse(completedAgain)
-        let bookings = try await fixture.store.bookings(of: client, from: nil, to: nil)
+        let bookings = try await fixture.store.bookings(of: client)
         XCTAssertEqual(bookings.map(\.paymentState), [.captured])
         XCTAssertEqual(try fixture.auditCount(event: "payment.captured"), 1)
         XCTAssertEqual(try fixture.auditCount(event: "booking.payment_captured"), 1)

@@ -20,9 +20,8 @@ import XCTest
 /// router, real server on 127.0.0.1 port 0, the outbox worker and the sweeper
 /// — with a manual clock, talking to a real localstripe.
 ///
-/// Portal sessions: clients are created over the admin API and get a session
-/// token through `TestSessions` (a session verifier that maps test tokens to
-/// client ids) until portal logins land.
+/// Clients are created over the admin API, get a portal login, and log in
+/// for real (`Portal/Login`); every portal call carries that session.
 final class CheckoutTestServer: @unchecked Sendable {
     /// 2025-10-01 12:00 UTC: a week before the date the tests book.
     static let start = Instant(unixSeconds: 1_759_320_000)
@@ -35,14 +34,13 @@ final class CheckoutTestServer: @unchecked Sendable {
     let assembly: PortalServerAssembly.Assembly
     let port: Int
     let stripe: LocalStripe
-    let sessions: TestSessions
     let admin: PortalClient
     let eventLoopGroup: MultiThreadedEventLoopGroup
     private let openClients = Locked<[PortalClient]>([])
 
     private init(
         directory: URL, databasePath: String, clock: ManualWallClock, assembly: PortalServerAssembly.Assembly,
-        port: Int, stripe: LocalStripe, sessions: TestSessions, eventLoopGroup: MultiThreadedEventLoopGroup
+        port: Int, stripe: LocalStripe, eventLoopGroup: MultiThreadedEventLoopGroup
     ) {
         self.directory = directory
         self.databasePath = databasePath
@@ -50,7 +48,6 @@ final class CheckoutTestServer: @unchecked Sendable {
         self.assembly = assembly
         self.port = port
         self.stripe = stripe
-        self.sessions = sessions
         self.eventLoopGroup = eventLoopGroup
         var configuration = PortalClient.Configuration.defaults
         configuration.authorization = .bearer(Self.adminKey)
@@ -90,7 +87,6 @@ final class CheckoutTestServer: @unchecked Sendable {
             payments: payments ? .stripe : .disabled, holdGraceSeconds: 60, faults: .none, server: server,
             logLevel: .error)
         let clock = ManualWallClock(now: start)
-        let sessions = TestSessions()
         var logger = Logger(label: "test.portald")
         logger.logLevel = .critical
         let quiet = Logger(label: "test.stripe", factory: { _ in SwiftLogNoOpLogHandler() })
@@ -99,7 +95,6 @@ final class CheckoutTestServer: @unchecked Sendable {
             overrides: .init(
                 clock: clock,
                 gateway: payments ? (gateway ?? stripe.makeClient(logger: quiet)) : nil,
-                sessionVerifier: sessions.verifier,
                 checkout: Checkout.Configuration(
                     holdGraceSeconds: 60, sweepInterval: .seconds(3600), outboxPollInterval: .milliseconds(200))))
         let group = ServiceGroup(services: assembly.services, logger: logger)
@@ -110,7 +105,7 @@ final class CheckoutTestServer: @unchecked Sendable {
                 let port = try await assembly.server.boundAddress.port!
                 let running = CheckoutTestServer(
                     directory: directory, databasePath: databasePath, clock: clock, assembly: assembly,
-                    port: port, stripe: stripe, sessions: sessions, eventLoopGroup: eventLoopGroup)
+                    port: port, stripe: stripe, eventLoopGroup: eventLoopGroup)
                 do {
                     try await body(running)
                 } catch {
@@ -155,17 +150,29 @@ final class CheckoutTestServer: @unchecked Sendable {
         return blockID
     }
 
-    /// A new client with a portal session of its own and its own connection.
+    /// A new client (`Admin/CreateClient`) with a portal login
+    /// (`Admin/CreatePortalLogin`), logged in (`Portal/Login`) on a
+    /// connection of its own.
     func signUp(_ name: String) async throws -> PortalSession {
-        let client = try await store.createClient(name: name)
-        let token = sessions.issue(for: client.id.rawValue)
+        let created = try await admin.call(
+            AdminMethods.createClient, CreateClientRequest(name: name, email: "", phone: "", canSelfReschedule: false))
+        let clientID = try XCTUnwrap(created.client?.clientId)
+        let username = "user-\(clientID)-\(name.filter { $0.isLetter || $0.isNumber })"
+        let password = "correct horse \(clientID)"
+        _ = try await admin.call(
+            AdminMethods.createPortalLogin,
+            CreatePortalLoginRequest(clientId: clientID, username: username, password: password))
+        let login = try await admin.call(
+            PortalMethods.login, LoginRequest(username: username, password: password), credentials: .anonymous)
+        XCTAssertEqual(login.clientId, clientID)
+        let token = login.sessionToken
         var configuration = PortalClient.Configuration.defaults
         configuration.authorization = .bearer(token)
         configuration.defaultTimeout = .seconds(60)
         let connection = PortalClient(
             host: "127.0.0.1", port: port, configuration: configuration, eventLoopGroup: eventLoopGroup)
         openClients.withLock { $0.append(connection) }
-        return PortalSession(clientID: client.id.rawValue, token: token, rpc: connection)
+        return PortalSession(clientID: clientID, token: token, rpc: connection)
     }
 
     // MARK: Looking
@@ -266,26 +273,6 @@ struct PortalSession: Sendable {
 
     func myBookings() async throws -> [PortalMessages.Booking] {
         try await rpc.call(PortalMethods.listMyBookings, ListMyBookingsRequest(fromDate: "", toDate: "")).bookings
-    }
-}
-
-/// Portal sessions for tests: tokens issued here map to client ids.
-final class TestSessions: Sendable {
-    private let tokens = Locked<[String: Int64]>([:])
-
-    func issue(for clientID: Int64) -> String {
-        let token = "test-session-\(UUID().uuidString)"
-        tokens.withLock { $0[token] = clientID }
-        return token
-    }
-
-    var verifier: Authenticator.SessionVerifier {
-        { [tokens] token in
-            guard let client = tokens.withLock({ $0[token] }) else {
-                throw RPCError(code: .unauthenticated, reason: .invalidCredentials, message: "Invalid credentials.")
-            }
-            return client
-        }
     }
 }
 

@@ -24,7 +24,7 @@ final class RawTestClient: Sendable {
     }
 
     static func connect(port: Int) async throws -> RawTestClient {
-        let channel = try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+        let (channel, collector) = try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
             .channelOption(.socketOption(.tcp_nodelay), value: 1)
             .channelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
@@ -32,12 +32,15 @@ final class RawTestClient: Sendable {
                 }
             }
             .connect(host: "127.0.0.1", port: port)
+            // Look the collector up in the same event-loop tick as the connect
+            // completes: a server that refuses the connection closes it at
+            // once, and the pipeline is gone by the next hop.
+            .flatMapThrowing { channel in
+                (channel, NIOLoopBound(
+                    try channel.pipeline.syncOperations.handler(type: FrameCollector.self),
+                    eventLoop: channel.eventLoop))
+            }
             .get()
-        let collector = try await channel.eventLoop.submit {
-            NIOLoopBound(
-                try channel.pipeline.syncOperations.handler(type: FrameCollector.self),
-                eventLoop: channel.eventLoop)
-        }.get()
         return RawTestClient(channel: channel, collector: collector)
     }
 
