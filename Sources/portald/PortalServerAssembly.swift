@@ -18,15 +18,19 @@ enum PortalServerAssembly {
         var clock: (any WallClock)?
         /// The payment provider, instead of the one `--payments` chooses.
         var gateway: (any PaymentGateway)?
+        /// Logins and sessions (cheaper, still real, password hashing for
+        /// tests that log hundreds of clients in).
+        var accounts: PortalAccounts.Configuration?
         /// Intervals, grace and backoff of the checkout's background work.
         var checkout: Checkout.Configuration?
 
         init(
             clock: (any WallClock)? = nil, gateway: (any PaymentGateway)? = nil,
-            checkout: Checkout.Configuration? = nil
+            accounts: PortalAccounts.Configuration? = nil, checkout: Checkout.Configuration? = nil
         ) {
             self.clock = clock
             self.gateway = gateway
+            self.accounts = accounts
             self.checkout = checkout
         }
     }
@@ -84,7 +88,7 @@ enum PortalServerAssembly {
                 "No payment provider configured: checkout answers PAYMENTS_NOT_CONFIGURED. Give --stripe-api-key (or --payments simulated for a demo).")
         }
 
-        let accounts = try PortalAccounts(store: store)
+        let accounts = try PortalAccounts(store: store, configuration: overrides.accounts ?? .init())
         var router = Router.portalContract()
         PortalAPI(
             store: store, authenticator: Authenticator(adminKeys: adminKeys, accounts: accounts),

@@ -95,6 +95,12 @@ final class CheckoutTestServer: @unchecked Sendable {
             overrides: .init(
                 clock: clock,
                 gateway: payments ? (gateway ?? stripe.makeClient(logger: quiet)) : nil,
+                // The cheapest hashing the accounts accept (PBKDF2-SHA256 at
+                // OWASP's 210,000 rounds, 4x cheaper than the default scrypt
+                // in a debug build): still a real KDF, and 200 logins stay short.
+                accounts: PortalAccounts.Configuration(
+                    passwordHashing: PasswordHashingPolicy(
+                        algorithm: .pbkdf2SHA256(rounds: PasswordHashingPolicy.minimumPBKDF2Rounds))),
                 checkout: Checkout.Configuration(
                     holdGraceSeconds: 60, sweepInterval: .seconds(3600), outboxPollInterval: .milliseconds(200))))
         let group = ServiceGroup(services: assembly.services, logger: logger)
