@@ -193,6 +193,7 @@ let package = Package(
                 "portald", "PortalClient", "PortalCheckout", "PortalDomain", "PortalStore", "PortalStripe",
                 "PortalMessages", "PortalWire", "PortalServer", "PortalAPI", "LocalStripeHarness",
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]
