@@ -339,6 +339,20 @@ final class CheckoutScenarioTests: XCTestCase {
         }
     }
 
+    func testTheSimulatedGatewayApprovesEveryCheckoutWithoutABrowser() async throws {
+        let simulated = SimulatedPaymentGateway(logger: .init(label: "test", factory: { _ in SwiftLogNoOpLogHandler() }))
+        XCTAssertNotNil(simulated.simulationWarning)
+        try await CheckoutTestServer.with(gateway: simulated) { server in
+            let blockID = try await server.seedMorningRun()
+            let ann = try await server.signUp("Ann")
+            let started = try await ann.startCheckout(block: blockID)
+            XCTAssertTrue(started.paymentIntentId.hasPrefix("pi_sim_"))
+            let booking = try await ann.finalize(started)
+            XCTAssertEqual(booking.paymentState, .captured)
+            await assertEqual(try await simulated.retrievePaymentIntent(id: started.paymentIntentId).status, .succeeded)
+        }
+    }
+
     func testWithoutAPaymentProviderCheckoutAnswersPaymentsNotConfigured() async throws {
         try await CheckoutTestServer.with(payments: false) { server in
             let blockID = try await server.seedMorningRun()
