@@ -2,8 +2,9 @@
 SWIFT ?= swift
 LISTEN ?= 127.0.0.1:7420
 DB ?= var/portal.sqlite
+STRIPE_PORT ?= 8420
 
-.PHONY: all bootstrap build run test check-proto proto asan clean
+.PHONY: all bootstrap build run demo test check-proto proto asan clean
 
 all: build
 
@@ -13,10 +14,17 @@ bootstrap:
 build: bootstrap
 	$(SWIFT) build
 
-# Builds and starts portald on its defaults, with its SQLite file under var/.
+# Builds and starts portald on its defaults, with its SQLite file under var/,
+# and localstripe beside it on 127.0.0.1:$(STRIPE_PORT) as its Stripe.
 run: build
 	@mkdir -p var
-	$(SWIFT) run portald --listen $(LISTEN) --db $(DB)
+	STRIPE_PORT=$(STRIPE_PORT) scripts/run-with-localstripe.sh $(SWIFT) run portald --listen $(LISTEN) --db $(DB)
+
+# With `make run` going in another terminal: walks the seed's example end to
+# end (services, timetable, a client logging in, booking and paying through
+# localstripe) and prints each step.
+demo: build
+	$(SWIFT) run portalctl demo --server $(LISTEN) --stripe-api-base http://127.0.0.1:$(STRIPE_PORT)
 
 # Same set-up, then every check and test.
 test: bootstrap check-proto

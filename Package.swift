@@ -159,6 +159,9 @@ let package = Package(
             name: "portalctl",
             dependencies: [
                 "PortalClient",
+                // Only `portalctl demo`, which pays as the browser would through localstripe.
+                "PortalStripe",
+                .product(name: "Logging", package: "swift-log"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
