@@ -193,7 +193,7 @@ let package = Package(
         .testTarget(
             name: "CheckoutEndToEndTests",
             dependencies: [
-                "portald", "PortalClient", "PortalCheckout", "PortalDomain", "PortalStore", "PortalStripe",
+                "portald", "portalctl", "PortalClient", "PortalCheckout", "PortalDomain", "PortalStore", "PortalStripe",
                 "PortalMessages", "PortalWire", "PortalServer", "PortalAPI", "LocalStripeHarness",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"),
