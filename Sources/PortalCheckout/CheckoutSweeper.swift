@@ -39,6 +39,7 @@ public struct CheckoutSweeper: Service {
     }
 
     public func run() async throws {
+        await releaseInterruptedCheckouts(takenBefore: checkout.store.clock.now)
         while !Task.isCancelled && !Task.isShuttingDownGracefully {
             let report = await sweepOnce()
             if report != Report() {
@@ -52,6 +53,22 @@ public struct CheckoutSweeper: Service {
             try? await cancelWhenGracefulShutdown {
                 try await Task.sleep(for: checkout.configuration.sweepInterval)
             }
+        }
+    }
+
+    /// Start-up repair: releases holds an earlier process took but never
+    /// attached a PaymentIntent to (it stopped mid-`StartCheckout`).
+    @discardableResult
+    public func releaseInterruptedCheckouts(takenBefore instant: Instant) async -> Int {
+        do {
+            let released = try await checkout.store.releaseInterruptedCheckouts(takenBefore: instant)
+            if released > 0 {
+                logger.notice("Released holds left mid-checkout by an earlier run", metadata: ["count": "\(released)"])
+            }
+            return released
+        } catch {
+            logger.error("Could not release holds left mid-checkout", metadata: ["error": "\(error)"])
+            return 0
         }
     }
 

@@ -21,6 +21,9 @@ public enum HoldEndReason: String, Hashable, Sendable, CaseIterable {
     case paymentProviderUnavailable = "payment_provider_unavailable"
     /// Released at once because the price changed while it was taken.
     case priceChanged = "price_changed"
+    /// Released at start-up: the process that was creating its PaymentIntent
+    /// stopped before it answered, so no client can pay for it.
+    case interrupted
 
     /// The error a client gets when it tries to finalize a hold that ended
     /// this way. `nil` for ``booked`` (that answers with the booking).
@@ -28,7 +31,7 @@ public enum HoldEndReason: String, Hashable, Sendable, CaseIterable {
         switch self {
         case .booked:
             return nil
-        case .cancelledByClient, .paymentProviderUnavailable, .priceChanged:
+        case .cancelledByClient, .paymentProviderUnavailable, .priceChanged, .interrupted:
             return .failedPrecondition(
                 .holdCancelled, "This checkout was cancelled; start a new one.")
         case .capacityGone:

@@ -115,6 +115,29 @@ extension PortalStore {
         }
     }
 
+    /// Start-up repair: releases active holds taken before `instant` that
+    /// never got a PaymentIntent — the `StartCheckout` that took each one
+    /// died with the previous process before answering, so nobody can pay
+    /// for it; releasing it frees the slot now rather than at its expiry.
+    /// (A PaymentIntent that request may have created was never shown to
+    /// anyone and cannot be paid.) Returns how many were released.
+    @discardableResult
+    public func releaseInterruptedCheckouts(takenBefore instant: Instant) async throws -> Int {
+        try await write { db, now in
+            let tokens = try db.rows(
+                """
+                SELECT token FROM holds
+                WHERE state = 'active' AND payment_intent_id IS NULL AND created_at < ?1 AND expires_at > ?2
+                """,
+                [.integer(instant.unixSeconds), .integer(now.unixSeconds)]
+            ) { HoldToken(uncheckedRawValue: $0.text(0)) }
+            for token in tokens {
+                try Self.endHold(db, token, state: .cancelled, reason: .interrupted, now: now)
+            }
+            return tokens.count
+        }
+    }
+
     // MARK: FinalizeCheckout and the sweeper
 
     /// Turns a hold whose payment was verified with the provider into a

@@ -182,4 +182,22 @@ final class CheckoutStoreTests: XCTestCase {
         waiting = try await fixture.store.holdsAwaitingSettlement(graceSeconds: 60)
         XCTAssertEqual(waiting.map(\.hold.paymentIntentID), ["pi_1"])
     }
+
+    func testStartUpRepairReleasesHoldsLeftWithoutAPaymentIntentByAnEarlierRun() async throws {
+        let client = try await fixture.client()
+        let interrupted = try await fixture.hold(client, block, "walk").hold
+        let startedAt = fixture.clock.now.adding(seconds: 1)
+        fixture.clock.advance(bySeconds: 2)
+        let other = try await fixture.client("Other")
+        try await fixture.capacity(block, "walk", 2)
+        _ = try await fixture.hold(other, block, "walk")
+
+        let released = try await fixture.store.releaseInterruptedCheckouts(takenBefore: startedAt)
+        XCTAssertEqual(released, 1)
+        let record = try await fixture.store.checkoutHold(interrupted.token, of: client)
+        XCTAssertEqual(record.hold.state, .cancelled)
+        XCTAssertEqual(record.endReason, .interrupted)
+        let usage = try await fixture.usage(block, "walk")
+        XCTAssertEqual(usage.held, 1, "the hold taken after the start stays")
+    }
 }
