@@ -23,9 +23,11 @@ public struct OutboxWorker: Service {
     public func run() async throws {
         let startedAt = checkout.store.clock.now
         _ = await repair(leftBefore: startedAt)
+        let batch = 50
         while !Task.isCancelled && !Task.isShuttingDownGracefully {
-            let handled = await runDue()
-            if handled == 0 {
+            // A full batch means more may be due: go on at once. Otherwise
+            // wait, so that rows that cannot be claimed never spin the loop.
+            if await runDue(limit: batch) < batch {
                 try? await cancelWhenGracefulShutdown {
                     try await Task.sleep(for: checkout.configuration.outboxPollInterval)
                 }

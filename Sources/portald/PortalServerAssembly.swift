@@ -39,7 +39,7 @@ enum PortalServerAssembly {
     struct Assembly: Sendable {
         /// The RPC server.
         let server: RPCServer
-        /// Every service to run in one group: server, purger, outbox worker, sweeper.
+        /// Every service to run in one group: purger, outbox worker, sweeper, server.
         let services: [any Service]
         /// The open store (close it after the group ends).
         let store: PortalStore
@@ -96,12 +96,16 @@ enum PortalServerAssembly {
         ).register(on: &router)
         let server = RPCServer(configuration: configuration.server, router: router, logger: logger)
         let purger = ExpiredHoldPurger(store: store, logger: Logger(label: "portal.holds"))
-        var services: [any Service] = [server, purger]
+        // A ServiceGroup shuts its services down in reverse order: the server
+        // drains first (its requests may still queue payment calls), then the
+        // sweeper, the outbox worker and the purger stop.
+        var services: [any Service] = [purger]
         let worker = checkout?.makeOutboxWorker()
         let sweeper = checkout?.makeSweeper()
         if let worker, let sweeper {
             services += [worker, sweeper]
         }
+        services.append(server)
         return Assembly(
             server: server, services: services, store: store, checkout: checkout, sweeper: sweeper,
             outboxWorker: worker)
