@@ -3,6 +3,7 @@ import LocalStripeHarness
 import PortalDomain
 import PortalMessages
 import PortalPayments
+import PortalStore
 import PortalStripe
 import XCTest
 
@@ -23,11 +24,17 @@ final class CheckoutOutboxTests: XCTestCase {
             XCTAssertEqual(booking.paymentState, .capturePending, "the first attempt failed; the booking stands")
             await assertEqual(try await server.paymentIntent(started.paymentIntentId).status, .requiresCapture)
 
-            // Time passes; the worker retries after each backoff.
-            for _ in 0..<2 {
+            // Time passes; the worker retries after each backoff. The clock
+            // moves only once the failed attempt is rescheduled (not just
+            // started), or the retry would be scheduled after the jump.
+            for attempt in 2...3 {
+                try await server.eventually("attempt \(attempt - 1) to be rescheduled") {
+                    try server.count(
+                        "SELECT count(*) FROM outbox WHERE attempts = ? AND last_error IS NOT NULL AND next_attempt_at < ?",
+                        [.int(attempt - 1), .integer(server.clock.now.unixSeconds + 100)]) == 1
+                }
                 server.clock.advance(bySeconds: 600)
-                let before = flaky.captureKeys.count
-                try await server.eventually("another capture attempt") { flaky.captureKeys.count > before }
+                try await server.eventually("capture attempt \(attempt)") { flaky.captureKeys.count == attempt }
             }
             try await server.eventually("the capture to be recorded") {
                 try await ann.myBookings().first?.paymentState == .captured
