@@ -97,7 +97,7 @@ final class CheckoutCrashTests: XCTestCase {
         await again.shutdown()
 
         // 5. SIGTERM drains and exits cleanly, though the test spawned it from
-        //    a thread that blocks SIGTERM (portald unblocks it at start).
+        //    a thread whose mask blocks SIGTERM (inherited by the child).
         XCTAssertTrue(restarted.terminate(), "portald should exit on SIGTERM")
         XCTAssertEqual(restarted.process.terminationReason, .exit)
         XCTAssertEqual(restarted.process.terminationStatus, 0)
