@@ -88,12 +88,32 @@ let package = Package(
         ),
 
         // MARK: Payments
-        /// Stripe PaymentIntents over libcurl: `PaymentGateway`, `StripeClient`.
+        /// The payment port: `PaymentGateway`, `PaymentIntent`, failure kinds,
+        /// and the in-process `SimulatedPaymentGateway` (demos only). No
+        /// provider, no domain: checkout and the Stripe adapter both point here.
+        .target(
+            name: "PortalPayments",
+            dependencies: [.product(name: "Logging", package: "swift-log")]
+        ),
+        /// Stripe PaymentIntents over libcurl: `StripeClient`, the adapter of `PaymentGateway`.
         .target(
             name: "PortalStripe",
             dependencies: [
-                "CCurl",
+                "CCurl", "PortalPayments",
                 .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+
+        // MARK: Checkout
+        /// Pre-pay checkout (SPEC §2): holds → verified payment → booking,
+        /// the outbox worker and the sweeper. Depends on the payment *port*
+        /// only; portald plugs in Stripe or the simulated gateway.
+        .target(
+            name: "PortalCheckout",
+            dependencies: [
+                "PortalDomain", "PortalStore", "PortalPayments",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]
         ),
 
@@ -118,6 +138,7 @@ let package = Package(
             name: "PortalAPI",
             dependencies: [
                 "PortalServer", "PortalWire", "PortalMessages", "PortalDomain", "PortalStore",
+                "PortalCheckout",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]
@@ -128,6 +149,7 @@ let package = Package(
             name: "portald",
             dependencies: [
                 "PortalServer", "PortalWire", "PortalMessages", "PortalAPI", "PortalDomain", "PortalStore",
+                "PortalCheckout", "PortalPayments", "PortalStripe",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -139,6 +161,9 @@ let package = Package(
             name: "portalctl",
             dependencies: [
                 "PortalClient",
+                // Only `portalctl demo`, which pays as the browser would through localstripe.
+                "PortalStripe",
+                .product(name: "Logging", package: "swift-log"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -167,6 +192,26 @@ let package = Package(
                 "PortalStripe",
                 "LocalStripeHarness",
                 .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        .testTarget(
+            name: "PortalCheckoutTests",
+            dependencies: [
+                "PortalCheckout", "PortalDomain", "PortalStore", "PortalPayments",
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        /// Checkout scenarios over real TCP against the real server and a real
+        /// localstripe, and the crash test against the real `portald` binary.
+        .testTarget(
+            name: "CheckoutEndToEndTests",
+            dependencies: [
+                "portald", "portalctl", "PortalClient", "PortalCheckout", "PortalDomain", "PortalStore", "PortalStripe",
+                "PortalMessages", "PortalWire", "PortalServer", "PortalAPI", "LocalStripeHarness",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]
         ),
         .testTarget(name: "PortalDomainTests", dependencies: ["PortalDomain"]),

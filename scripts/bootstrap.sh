@@ -3,8 +3,9 @@
 # already there. Safe to run again: it only acts on what is missing.
 #   - Debian packages: protobuf-c (library + protoc-c), SQLite, libcurl,
 #     pkg-config, and stock protoc (to check the contract compiles for others).
-#   - A Python virtual environment in .venv/ (ignored) with localstripe, the
-#     local Stripe-compatible server used by the tests.
+#   - A Python virtual environment in .venv/ (ignored) with the tools in
+#     scripts/requirements-dev.txt: localstripe (a local Stripe-compatible
+#     server for the tests) and protobuf (for the Python interop client).
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 
@@ -21,12 +22,14 @@ if [ ${#missing[@]} -gt 0 ]; then
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
 
-localstripe_version="1.15.10"
 venv="$root/.venv"
-if [ ! -x "$venv/bin/localstripe" ]; then
-  echo "bootstrap: creating $venv with localstripe $localstripe_version"
-  python3 -m venv "$venv"
-  "$venv/bin/pip" install --quiet --disable-pip-version-check "localstripe==$localstripe_version"
+requirements="$root/scripts/requirements-dev.txt"
+stamp="$venv/.requirements-installed"
+if [ ! -f "$stamp" ] || ! cmp -s "$requirements" "$stamp"; then
+  echo "bootstrap: installing Python tools into $venv (scripts/requirements-dev.txt)"
+  [ -x "$venv/bin/python" ] || python3 -m venv "$venv"
+  "$venv/bin/pip" install --quiet --disable-pip-version-check -r "$requirements"
+  cp "$requirements" "$stamp"
 fi
 
 command -v swift >/dev/null || { echo "bootstrap: swift is not on PATH (expected the machine's toolchain at /opt/swift)" >&2; exit 1; }

@@ -1,4 +1,5 @@
 import Logging
+import PortalCheckout
 import PortalServer
 import PortalStore
 
@@ -10,7 +11,7 @@ import PortalStore
 /// let accounts = try PortalAccounts(store: store)
 /// PortalAPI(
 ///     store: store, authenticator: Authenticator(adminKeys: keys, accounts: accounts),
-///     accounts: accounts
+///     accounts: accounts, checkout: Checkout(store: store, gateway: stripe)
 /// ).register(on: &router)
 /// ```
 public struct PortalAPI: Sendable {
@@ -21,12 +22,20 @@ public struct PortalAPI: Sendable {
     /// Portal logins and sessions (password hashing, `Login`, `Logout`,
     /// `CreatePortalLogin`); without them those methods stay unimplemented.
     public let accounts: PortalAccounts?
+    /// Pre-pay checkout; `nil` when no payment provider is configured (the
+    /// checkout methods then answer `PAYMENTS_NOT_CONFIGURED`).
+    public let checkout: Checkout?
 
-    /// An API over `store`, guarded by `authenticator`.
-    public init(store: PortalStore, authenticator: Authenticator, accounts: PortalAccounts? = nil) {
+    /// An API over `store`, guarded by `authenticator`, taking payments
+    /// through `checkout`.
+    public init(
+        store: PortalStore, authenticator: Authenticator, accounts: PortalAccounts? = nil,
+        checkout: Checkout? = nil
+    ) {
         self.store = store
         self.authenticator = authenticator
         self.accounts = accounts
+        self.checkout = checkout
     }
 
     /// Registers the handlers on `router`.
@@ -35,5 +44,6 @@ public struct PortalAPI: Sendable {
         ClientsAPI(store: store, accounts: accounts, authenticator: authenticator).register(on: &router)
         PortalSessionAPI(store: store, accounts: accounts, authenticator: authenticator)
             .register(on: &router)
+        CheckoutAPI(checkout: checkout, authenticator: authenticator).register(on: &router)
     }
 }

@@ -162,9 +162,10 @@ extension PortalStore {
     /// Whether `client` has an active hold or confirmed booking of `service`
     /// overlapping `span` that the overlap rule forbids: `allowOverlap` is
     /// the target block's setting; the other block's own setting counts too.
+    /// `excluding` leaves out a booking being moved.
     static func hasOverlap(
         _ db: SQLiteConnection, client: ClientID, service: ServiceCode, span: LocalTimeSpan,
-        allowOverlap: Bool, now: Instant
+        allowOverlap: Bool, excluding booking: BookingID? = nil, now: Instant
     ) throws -> Bool {
         let found = try db.integer(
             """
@@ -181,6 +182,7 @@ extension PortalStore {
                 LEFT JOIN block_capacities c
                     ON c.block_id = k.block_id AND c.service_code = k.service_code
                 WHERE k.client_id = ?1 AND k.service_code = ?2 AND k.status = 'confirmed'
+                  AND k.booking_id <> ?7
                   AND k.span_start < ?5 AND k.span_end > ?4
                   AND (?6 = 0 OR coalesce(c.allow_overlap, 0) = 0)
             )
@@ -188,6 +190,7 @@ extension PortalStore {
             [
                 .integer(client.rawValue), .text(service.rawValue), .integer(now.unixSeconds),
                 .int(span.start), .int(span.end), .bool(allowOverlap),
+                .integer(booking?.rawValue ?? 0),
             ])
         return found == 1
     }

@@ -129,37 +129,4 @@ extension PortalStore {
                 ], StoredRow.booking)
         }
     }
-
-    /// ``hasOverlap(_:client:service:span:allowOverlap:now:)`` leaving out the
-    /// booking being moved.
-    static func hasOverlap(
-        _ db: SQLiteConnection, client: ClientID, service: ServiceCode, span: LocalTimeSpan,
-        allowOverlap: Bool, excluding booking: BookingID, now: Instant
-    ) throws -> Bool {
-        let found = try db.integer(
-            """
-            SELECT EXISTS (
-                SELECT 1 FROM holds h
-                LEFT JOIN block_capacities c
-                    ON c.block_id = h.block_id AND c.service_code = h.service_code
-                WHERE h.client_id = ?1 AND h.service_code = ?2
-                  AND h.state = 'active' AND h.expires_at > ?3
-                  AND h.span_start < ?5 AND h.span_end > ?4
-                  AND (?6 = 0 OR coalesce(c.allow_overlap, 0) = 0)
-            ) OR EXISTS (
-                SELECT 1 FROM bookings k
-                LEFT JOIN block_capacities c
-                    ON c.block_id = k.block_id AND c.service_code = k.service_code
-                WHERE k.client_id = ?1 AND k.service_code = ?2 AND k.status = 'confirmed'
-                  AND k.booking_id <> ?7
-                  AND k.span_start < ?5 AND k.span_end > ?4
-                  AND (?6 = 0 OR coalesce(c.allow_overlap, 0) = 0)
-            )
-            """,
-            [
-                .integer(client.rawValue), .text(service.rawValue), .integer(now.unixSeconds),
-                .int(span.start), .int(span.end), .bool(allowOverlap), .integer(booking.rawValue),
-            ])
-        return found == 1
-    }
 }

@@ -1,4 +1,5 @@
 import Foundation
+import PortalPayments
 
 /// Stripe's JSON for a PaymentIntent; only the fields the domain reads.
 struct PaymentIntentPayload: Decodable {

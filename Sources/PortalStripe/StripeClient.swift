@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import PortalPayments
 
 /// Stripe's PaymentIntents API over libcurl.
 ///

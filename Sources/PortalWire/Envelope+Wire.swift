@@ -13,10 +13,10 @@ public enum MetadataKey {
     public static let authorization = "authorization"
 }
 
-extension RequestEnvelope {
-    /// The token of an `authorization: Bearer <token>` metadata entry, if any.
-    public var bearerToken: String? {
-        guard let value = metadata[MetadataKey.authorization] else { return nil }
+extension MetadataKey {
+    /// The token of an `authorization: Bearer <token>` entry of `metadata`, if any.
+    public static func bearerToken(in metadata: [String: String]) -> String? {
+        guard let value = metadata[authorization] else { return nil }
         let prefix = "Bearer "
         guard value.hasPrefix(prefix) else { return nil }
         let token = value.dropFirst(prefix.count)

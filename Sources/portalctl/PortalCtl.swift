@@ -19,7 +19,7 @@ struct PortalCtl: AsyncParsableCommand {
             """,
         subcommands: [
             HealthCommand.self, DayCommand.self, BlockCommand.self, CapacityCommand.self,
-            ServiceCommand.self, BookingsCommand.self, ClientCommand.self,
+            ServiceCommand.self, BookingsCommand.self, ClientCommand.self, DemoCommand.self,
         ]
     )
 

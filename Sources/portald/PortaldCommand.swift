@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import Logging
 import NIOCore
+import PortalCheckout
 import PortalServer
 import ServiceLifecycle
 
@@ -43,6 +44,21 @@ struct PortaldCommand: AsyncParsableCommand {
     @Option(help: "Base URL of Stripe's API. Env: PORTAL_STRIPE_API_BASE. Default: https://api.stripe.com.")
     var stripeAPIBase: String?
 
+    @Option(
+        help: """
+            Payment provider for checkout: stripe or simulated. Env: PORTAL_PAYMENTS. Default: stripe when a \
+            Stripe key is configured, otherwise none (the checkout methods then answer PAYMENTS_NOT_CONFIGURED). \
+            simulated approves every payment and moves no money: demos and benchmarks only, never the default.
+            """)
+    var payments: String?
+
+    @Option(
+        help: """
+            Seconds past a hold's shown expiry before the sweeper settles its payment (books it if paid, \
+            else cancels it). Env: PORTAL_HOLD_GRACE_SECONDS. Default: 60.
+            """)
+    var holdGraceSeconds: Int?
+
     @Option(help: "Largest frame accepted, in bytes. Env: PORTAL_MAX_FRAME_BYTES. Default: 4194304 (4 MiB).")
     var maxFrameBytes: Int?
 
@@ -63,6 +79,22 @@ struct PortaldCommand: AsyncParsableCommand {
 
     @Option(help: "trace, debug, info, notice, warning, error or critical. Env: PORTAL_LOG_LEVEL. Default: info.")
     var logLevel: String?
+
+    /// Unblocks the shutdown signals before anything else runs, then parses
+    /// and runs as ArgumentParser's own `main` does.
+    static func main() async {
+        SignalMask.unblockShutdownSignals()
+        do {
+            var command = try parseAsRoot()
+            if var asyncCommand = command as? any AsyncParsableCommand {
+                try await asyncCommand.run()
+            } else {
+                try command.run()
+            }
+        } catch {
+            exit(withError: error)
+        }
+    }
 
     func run() async throws {
         let configuration = try resolve(environment: ProcessInfo.processInfo.environment)
@@ -131,6 +163,22 @@ struct PortaldCommand: AsyncParsableCommand {
         server.timeouts.drainGracePeriod = .seconds(Int64(try integer(
             drainGraceSeconds, "PORTAL_DRAIN_GRACE_SECONDS", default: 10, range: 0...3_600)))
 
+        let stripeKey = value(stripeAPIKey, "PORTAL_STRIPE_API_KEY")
+        let paymentsMode: PaymentsMode
+        switch value(payments, "PORTAL_PAYMENTS")?.lowercased() {
+        case nil:
+            paymentsMode = stripeKey == nil ? .disabled : .stripe
+        case "stripe":
+            guard stripeKey != nil else {
+                throw ConfigurationError(description: "--payments stripe needs a Stripe key (--stripe-api-key or PORTAL_STRIPE_API_KEY)")
+            }
+            paymentsMode = .stripe
+        case "simulated":
+            paymentsMode = .simulated
+        case let other?:
+            throw ConfigurationError(description: "payments '\(other)' is not one of stripe, simulated")
+        }
+
         return PortaldConfiguration(
             host: host,
             port: port,
@@ -139,8 +187,12 @@ struct PortaldCommand: AsyncParsableCommand {
             holdMinutes: try integer(holdMinutes, "PORTAL_HOLD_MINUTES", default: 10, range: 1...1_440),
             adminKeys: adminKey.isEmpty
                 ? PortaldConfiguration.parseKeys(environment["PORTAL_ADMIN_KEYS"] ?? "") : adminKey,
-            stripeAPIKey: value(stripeAPIKey, "PORTAL_STRIPE_API_KEY"),
+            stripeAPIKey: stripeKey,
             stripeAPIBase: value(stripeAPIBase, "PORTAL_STRIPE_API_BASE") ?? "https://api.stripe.com",
+            payments: paymentsMode,
+            holdGraceSeconds: try integer(
+                holdGraceSeconds, "PORTAL_HOLD_GRACE_SECONDS", default: 60, range: 0...86_400),
+            faults: try CheckoutFaults.from(environment: environment),
             server: server,
             logLevel: level)
     }

@@ -1,5 +1,6 @@
 import Logging
 import NIOCore
+import PortalCheckout
 import PortalServer
 
 /// Everything `portald` is configured with, resolved from flags, then
@@ -25,10 +26,30 @@ struct PortaldConfiguration: Sendable {
     var stripeAPIKey: String?
     /// The base URL of Stripe's API (a local Stripe-compatible server in tests).
     var stripeAPIBase: String
+    /// Which payment provider checkout uses.
+    var payments: PaymentsMode
+    /// Seconds past a hold's shown expiry before the sweeper settles its payment.
+    var holdGraceSeconds: Int
+    /// Test-only faults from `PORTAL_FAULT_INJECTION` (see `CheckoutFaults`).
+    var faults: CheckoutFaults
     /// The server's address, limits and timeouts.
     var server: ServerConfiguration
     /// The log level.
     var logLevel: Logger.Level
+}
+
+/// Which payment provider checkout uses (`--payments`).
+///
+/// The default is `stripe` when a Stripe key is configured and `disabled`
+/// otherwise; `simulated` is used only when asked for explicitly.
+enum PaymentsMode: String, Sendable, CaseIterable {
+    /// Stripe's API (or a Stripe-compatible server at `--stripe-api-base`).
+    case stripe
+    /// The in-process ``SimulatedPaymentGateway``: approves everything, moves
+    /// no money; for demos and benchmarks. Logs loudly.
+    case simulated
+    /// No provider: the checkout methods answer `PAYMENTS_NOT_CONFIGURED`.
+    case disabled
 }
 
 /// A configuration value that cannot be used.

@@ -16,9 +16,9 @@ final class StoreLifecycleTests: XCTestCase {
         await fixture.tearDown()
     }
 
-    func testOpensInWALModeWithSchemaVersion1() async throws {
+    func testOpensInWALModeWithTheLatestSchemaVersion() async throws {
         let version = try await fixture.store.schemaVersion()
-        XCTAssertEqual(version, 1)
+        XCTAssertEqual(version, Migrations.latestVersion)
         let db = try SQLiteConnection(path: fixture.path, busyTimeoutMilliseconds: 1000)
         defer { db.close() }
         XCTAssertEqual(try db.row("PRAGMA journal_mode") { $0.text(0) }, "wal")
@@ -48,7 +48,7 @@ final class StoreLifecycleTests: XCTestCase {
         }
         // Put it back so tearDown can close cleanly.
         let fix = try SQLiteConnection(path: fixture.path, busyTimeoutMilliseconds: 1000)
-        try fix.execute(script: "PRAGMA user_version = 1")
+        try fix.execute(script: "PRAGMA user_version = \(Migrations.latestVersion)")
         fix.close()
         try await fixture.reopen()
     }

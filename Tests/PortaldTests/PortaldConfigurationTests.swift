@@ -64,6 +64,39 @@ final class PortaldConfigurationTests: XCTestCase {
         XCTAssertThrowsError(try PortaldCommand.parse(["--log-level", "loud"]).resolve(environment: [:]))
     }
 
+    func testPaymentsAreStripeWithAKeyAndOtherwiseOffNeverSimulatedByDefault() throws {
+        let none = try PortaldCommand.parse([]).resolve(environment: [:])
+        XCTAssertEqual(none.payments, .disabled)
+        XCTAssertEqual(none.holdGraceSeconds, 60)
+        XCTAssertTrue(none.faults.isEmpty)
+        let keyed = try PortaldCommand.parse(["--stripe-api-key", "sk_test_1"]).resolve(environment: [:])
+        XCTAssertEqual(keyed.payments, .stripe)
+        let fromEnvironment = try PortaldCommand.parse([]).resolve(environment: [
+            "PORTAL_STRIPE_API_KEY": "sk_test_1", "PORTAL_HOLD_GRACE_SECONDS": "5",
+        ])
+        XCTAssertEqual(fromEnvironment.payments, .stripe)
+        XCTAssertEqual(fromEnvironment.holdGraceSeconds, 5)
+    }
+
+    func testSimulatedPaymentsOnlyWhenAskedForEvenWithAKey() throws {
+        let asked = try PortaldCommand.parse(["--payments", "simulated", "--stripe-api-key", "sk_test_1"])
+            .resolve(environment: [:])
+        XCTAssertEqual(asked.payments, .simulated)
+        let fromEnvironment = try PortaldCommand.parse([]).resolve(environment: ["PORTAL_PAYMENTS": "simulated"])
+        XCTAssertEqual(fromEnvironment.payments, .simulated)
+    }
+
+    func testPaymentSettingsThatCannotWorkAreRefused() throws {
+        XCTAssertThrowsError(try PortaldCommand.parse(["--payments", "stripe"]).resolve(environment: [:]))
+        XCTAssertThrowsError(try PortaldCommand.parse(["--payments", "paypal"]).resolve(environment: [:]))
+        XCTAssertThrowsError(try PortaldCommand.parse(["--hold-grace-seconds", "-1"]).resolve(environment: [:]))
+        XCTAssertThrowsError(
+            try PortaldCommand.parse([]).resolve(environment: ["PORTAL_FAULT_INJECTION": "crash-sometime"]))
+        XCTAssertTrue(
+            try PortaldCommand.parse([]).resolve(environment: ["PORTAL_FAULT_INJECTION": "crash-after-booking-commit"])
+                .faults.crashAfterBookingCommit)
+    }
+
     func testWithoutAnAdminKeyOneIsGeneratedIntoAPrivateFileAndReused() throws {
         let folder = FileManager.default.temporaryDirectory
             .appendingPathComponent("portald-\(UInt64.random(in: 0...UInt64.max))")

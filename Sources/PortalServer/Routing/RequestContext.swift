@@ -35,13 +35,7 @@ public struct RequestContext: Sendable {
     }
 
     /// The token of an `authorization: Bearer <token>` metadata entry, if any.
-    public var bearerToken: String? {
-        guard let value = metadata[MetadataKey.authorization] else { return nil }
-        let prefix = "Bearer "
-        guard value.hasPrefix(prefix) else { return nil }
-        let token = value.dropFirst(prefix.count)
-        return token.isEmpty ? nil : String(token)
-    }
+    public var bearerToken: String? { MetadataKey.bearerToken(in: metadata) }
 
     /// A logger whose metadata names the request (id and method, never metadata values).
     public var logger: Logger {

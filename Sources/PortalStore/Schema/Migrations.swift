@@ -20,7 +20,8 @@ package struct Migration: Sendable {
 package enum Migrations {
     /// Every step, oldest first.
     package static let all: [Migration] = [
-        Migration(version: 1, name: "timetable, capacity, holds, bookings, clients, logins, audit, outbox", sql: schemaV1)
+        Migration(version: 1, name: "timetable, capacity, holds, bookings, clients, logins, audit, outbox", sql: schemaV1),
+        Migration(version: 3, name: "checkout: client secrets and end reasons of holds", sql: schemaV3),
     ]
 
     /// The version a fully migrated database has.

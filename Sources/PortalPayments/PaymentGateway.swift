@@ -1,18 +1,25 @@
-/// The payment operations the booking domain needs: card PaymentIntents that
-/// are authorised first and captured (or cancelled) later.
+/// The payment operations the booking needs: card PaymentIntents that are
+/// authorised first and captured (or cancelled) later — the *port* through
+/// which checkout talks to a payment provider.
 ///
-/// `StripeClient` implements it over Stripe's HTTP API. Every call that
-/// changes state takes an idempotency key chosen by the caller; a caller that
-/// retries an operation (after a crash, a timeout, …) must pass the same key
-/// again, so that the operation happens at most once at Stripe. Errors are
-/// ``StripeError`` values (or `CancellationError` if the calling task was
-/// cancelled between two attempts).
+/// The port lives in its own module so that dependencies point inward:
+/// `PortalCheckout` (the use case) and `PortalStripe` (the adapter over
+/// Stripe's HTTP API) both depend on it, and neither on the other. Adapters:
+/// `StripeClient` (PortalStripe) and ``SimulatedPaymentGateway`` (demos and
+/// benchmarks only).
+///
+/// Every call that changes state takes an idempotency key chosen by the
+/// caller; a caller that retries an operation (after a crash, a timeout, …)
+/// must pass the same key again, so that the operation happens at most once
+/// at the provider. Errors conform to ``PaymentGatewayFailure`` (or are
+/// `CancellationError` if the calling task was cancelled between two attempts),
+/// so that callers can tell "try again later" from "refused".
 ///
 /// ```swift
 /// let intent = try await gateway.createPaymentIntent(
 ///     amountCents: 2500, currency: "gbp",
-///     metadata: ["hold_token": hold.token],
-///     idempotencyKey: "hold-\(hold.token)-create")
+///     metadata: ["portal_hold_token": token],
+///     idempotencyKey: "portal-hold-\(token)-create")
 /// // … the browser confirms with `intent.clientSecret` …
 /// let paid = try await gateway.retrievePaymentIntent(id: intent.id)
 /// if paid.status == .requiresCapture { /* commit the booking, then capture */ }
@@ -44,4 +51,13 @@ public protocol PaymentGateway: Sendable {
     /// Cancels a PaymentIntent that is not captured yet, releasing any
     /// authorisation: the client is never charged.
     func cancelPaymentIntent(id: String, idempotencyKey: String) async throws -> PaymentIntent
+
+    /// A warning to log on every checkout when this gateway moves no real
+    /// money (``SimulatedPaymentGateway``); `nil` for real providers.
+    var simulationWarning: String? { get }
+}
+
+extension PaymentGateway {
+    /// Real providers move real money: no warning.
+    public var simulationWarning: String? { nil }
 }

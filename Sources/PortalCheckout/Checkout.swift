@@ -1,0 +1,292 @@
+import Logging
+import PortalDomain
+import PortalPayments
+import PortalStore
+
+/// A checkout that has begun: the hold and the PaymentIntent that pays for it.
+public struct CheckoutStart: Hashable, Sendable, CustomStringConvertible {
+    /// The hold (its token goes to the client, never to a log).
+    public let hold: CapacityHold
+    /// The PaymentIntent's id.
+    public let paymentIntentID: String
+    /// The PaymentIntent's client secret, for the paying browser only.
+    public let clientSecret: String
+
+    /// Names the checkout without its token or client secret.
+    public var description: String {
+        "CheckoutStart(block \(hold.block), \(hold.service), \(paymentIntentID), expires \(hold.expiresAt))"
+    }
+}
+
+/// Pre-pay checkout (SPEC §2): holds, PaymentIntents, bookings, and every
+/// money rule — the use case between the RPC methods, the store and the
+/// payment provider.
+///
+/// - ``start(for:service:block:expectedPriceCents:)`` takes a hold (or
+///   returns the client's live one) and creates its PaymentIntent (manual
+///   capture, the server's price, metadata naming the hold, an idempotency
+///   key derived from the hold), recording it on the hold before answering.
+/// - ``finalize(for:holdToken:paymentIntentID:)`` verifies the payment with
+///   the provider, books in one transaction that re-checks capacity and
+///   queues the capture, then captures.
+/// - ``cancel(for:holdToken:)`` releases a hold and cancels its payment.
+///
+/// Calls that must follow a commit (capture, cancel) are outbox rows: tried
+/// once at once by the request, and by the ``OutboxWorker`` until done.
+///
+/// ```swift
+/// let checkout = Checkout(store: store, gateway: stripe, logger: logger)
+/// let started = try await checkout.start(
+///     for: client, service: try ServiceCode("walk"), block: blockID, expectedPriceCents: 1500)
+/// // … the browser pays with started.clientSecret …
+/// let booking = try await checkout.finalize(
+///     for: client, holdToken: started.hold.token, paymentIntentID: started.paymentIntentID)
+/// ```
+public final class Checkout: Sendable {
+    /// The store of holds, bookings and the outbox.
+    public let store: PortalStore
+    /// The payment provider.
+    public let gateway: any PaymentGateway
+    /// Grace, intervals, backoff.
+    public let configuration: Configuration
+    let runner: PaymentCommandRunner
+    private let logger: Logger
+
+    /// A checkout over `store` and `gateway`.
+    public init(
+        store: PortalStore, gateway: any PaymentGateway, configuration: Configuration = .defaults,
+        logger: Logger = Logger(label: "portal.checkout")
+    ) {
+        self.store = store
+        self.gateway = gateway
+        self.configuration = configuration
+        self.logger = logger
+        self.runner = PaymentCommandRunner(
+            store: store, gateway: gateway, configuration: configuration, logger: logger)
+    }
+
+    /// The outbox worker of this checkout (run it as a service).
+    public func makeOutboxWorker() -> OutboxWorker {
+        OutboxWorker(checkout: self, logger: logger)
+    }
+
+    /// The sweeper of this checkout (run it as a service).
+    public func makeSweeper() -> CheckoutSweeper {
+        CheckoutSweeper(checkout: self, logger: logger)
+    }
+
+    // MARK: StartCheckout
+
+    /// Takes a hold on one slot and creates the PaymentIntent that pays for it
+    /// (`StartCheckout`). A retry for the same block and service returns the
+    /// same live hold and PaymentIntent.
+    ///
+    /// - Throws: ``PortalError``: the refusals of ``PortalStore/createHold(for:block:service:)``;
+    ///   `PRICE_CHANGED` when `expectedPriceCents` is not the server's price
+    ///   (`details.price_cents`); `PRICE_NOT_PAYABLE` for a free service;
+    ///   unavailable / `PAYMENT_PROVIDER_UNAVAILABLE` when the provider cannot
+    ///   be reached — the hold is released, no slot stays taken.
+    public func start(
+        for client: ClientID, service code: ServiceCode, block: BlockID, expectedPriceCents: Int64?
+    ) async throws -> CheckoutStart {
+        warnIfSimulated()
+        let service = try await store.service(code)
+        if let expectedPriceCents, expectedPriceCents != service.priceCents {
+            throw Self.priceChanged(service.priceCents)
+        }
+        guard service.priceCents > 0 else {
+            throw PortalError.failedPrecondition(
+                .priceNotPayable, "The service \"\(code)\" is free; it cannot be paid by card.",
+                details: ["service_code": code.rawValue])
+        }
+
+        let outcome = try await store.createHold(for: client, block: block, service: code)
+        let token = outcome.hold.token
+        if !outcome.isNew {
+            let record = try await store.checkoutHold(token, of: client)
+            if let expectedPriceCents, record.hold.amountCents != expectedPriceCents {
+                throw Self.priceChanged(record.hold.amountCents)
+            }
+            if let id = record.hold.paymentIntentID, let secret = record.clientSecret {
+                return CheckoutStart(hold: record.hold, paymentIntentID: id, clientSecret: secret)
+            }
+        } else if let expectedPriceCents, outcome.hold.amountCents != expectedPriceCents {
+            // The price changed between the check and the hold.
+            try await store.releaseUnpaidHold(token, of: client, reason: .priceChanged)
+            throw Self.priceChanged(outcome.hold.amountCents)
+        }
+
+        let intent: PaymentIntent
+        do {
+            intent = try await gateway.createPaymentIntent(
+                amountCents: Int(outcome.hold.amountCents), currency: outcome.hold.currency,
+                metadata: CheckoutMetadata.of(outcome.hold),
+                idempotencyKey: PaymentCommand.idempotencyKey(forHold: token, operation: "create"))
+        } catch {
+            logger.warning(
+                "Could not create the PaymentIntent; releasing the hold",
+                metadata: ["block_id": "\(block)", "service_code": "\(code)", "error": "\(error)"])
+            do {
+                try await store.releaseUnpaidHold(token, of: client, reason: .paymentProviderUnavailable)
+            } catch {
+                // The hold then simply expires; it never holds a slot for long.
+                logger.error("Could not release the hold", metadata: ["error": "\(error)"])
+            }
+            if error is CancellationError { throw error }
+            throw PortalError.paymentProviderUnavailable
+        }
+
+        switch try await store.attachPayment(
+            intent.id, clientSecret: intent.clientSecret, toHold: token, of: client)
+        {
+        case .attached(let record):
+            logger.info(
+                "Checkout started",
+                metadata: [
+                    "block_id": "\(block)", "service_code": "\(code)", "client_id": "\(client)",
+                    "payment_intent": "\(intent.id)", "expires_at": "\(record.hold.expiresAt)",
+                ])
+            return CheckoutStart(hold: record.hold, paymentIntentID: intent.id, clientSecret: intent.clientSecret)
+        case .keptEarlier(let record, let cancel):
+            await runner.attempt(cancel)
+            guard let id = record.hold.paymentIntentID, let secret = record.clientSecret else {
+                throw PortalError.paymentProviderUnavailable
+            }
+            return CheckoutStart(hold: record.hold, paymentIntentID: id, clientSecret: secret)
+        case .holdEnded(_, let cancel):
+            await runner.attempt(cancel)
+            throw PortalError.failedPrecondition(
+                .holdExpired, "The hold ended before its payment was ready; start again.")
+        }
+    }
+
+    // MARK: FinalizeCheckout
+
+    /// Turns the caller's paid hold into a booking (`FinalizeCheckout`).
+    /// Idempotent: the same arguments return the same booking, and the
+    /// payment is captured once.
+    ///
+    /// - Throws: ``PortalError``: `INVALID_PAYMENT_INTENT_ID`;
+    ///   `HOLD_NOT_FOUND` (also for another client's hold); `PAYMENT_MISMATCH`
+    ///   (another hold's PaymentIntent, another amount, currency or metadata)
+    ///   and `PAYMENT_NOT_CONFIRMED` (not paid, declined, awaiting 3-D Secure)
+    ///   with nothing written; `CAPACITY_GONE` (expired and full: the
+    ///   payment was cancelled, never charged), `HOLD_EXPIRED`,
+    ///   `HOLD_CANCELLED`; unavailable / `PAYMENT_PROVIDER_UNAVAILABLE`.
+    public func finalize(for client: ClientID, holdToken token: HoldToken, paymentIntentID: String)
+        async throws -> Booking
+    {
+        warnIfSimulated()
+        try Self.validatePaymentIntentID(paymentIntentID)
+        let record = try await store.checkoutHold(token, of: client)
+        guard record.hold.paymentIntentID == paymentIntentID else {
+            throw PortalError.failedPrecondition(
+                .paymentMismatch, "The PaymentIntent is not the one created for this hold.")
+        }
+        switch record.hold.state {
+        case .converted:
+            if let booking = try await store.booking(madeFrom: token) { return booking }
+        case .cancelled, .expired:
+            throw (record.endReason ?? .expiredUnpaid).finalizeRefusal ?? Self.holdEnded
+        case .active:
+            break
+        }
+
+        let intent: PaymentIntent
+        do {
+            intent = try await gateway.retrievePaymentIntent(id: paymentIntentID)
+        } catch {
+            if error is CancellationError { throw error }
+            logger.warning("Could not read the PaymentIntent", metadata: ["payment_intent": "\(paymentIntentID)", "error": "\(error)"])
+            if PaymentFailureKind(classifying: error) == .notFound {
+                throw PortalError.failedPrecondition(.paymentMismatch, "The payment provider does not know this PaymentIntent.")
+            }
+            throw PortalError.paymentProviderUnavailable
+        }
+        let verified = try PaymentVerification.verify(intent, for: record.hold)
+        return try await settle(token, of: client, payment: verified, actor: "client")
+    }
+
+    /// Books a verified payment, then makes the first attempt at the capture
+    /// (or, when the booking was refused, at the cancellation).
+    func settle(_ token: HoldToken, of client: ClientID?, payment: VerifiedPayment, actor: String)
+        async throws -> Booking
+    {
+        let settlement = try await store.settlePaidHold(token, of: client, payment: payment, actor: actor)
+        switch settlement {
+        case .booked(let booking, let capture):
+            configuration.faults.bookingCommitted()
+            logger.info(
+                "Booking created",
+                metadata: [
+                    "booking_id": "\(booking.id)", "block_id": "\(booking.block.map { "\($0)" } ?? "-")",
+                    "client_id": "\(booking.client)", "payment_intent": "\(booking.paymentIntentID)",
+                    "source": "\(actor)",
+                ])
+            guard let capture else { return booking }
+            // Committed: from here on nothing may fail the call. The capture
+            // is in the outbox; this is only its first attempt.
+            if await runner.attempt(capture) == .done(.captured) {
+                return (try? await store.booking(madeFrom: token)) ?? booking
+            }
+            return booking
+        case .alreadyBooked(let booking):
+            return booking
+        case .refused(let reason, let cancel):
+            logger.notice(
+                "Paid hold could not be booked; its payment is being released",
+                metadata: ["reason": "\(reason.rawValue)", "payment_intent": "\(payment.paymentIntentID)"])
+            if let cancel { await runner.attempt(cancel) }
+            throw reason.finalizeRefusal ?? Self.holdEnded
+        case .closed(_, let reason):
+            throw (reason ?? .expiredUnpaid).finalizeRefusal ?? Self.holdEnded
+        }
+    }
+
+    // MARK: CancelCheckout
+
+    /// Releases the caller's hold and cancels its PaymentIntent
+    /// (`CancelCheckout`). Idempotent.
+    ///
+    /// - Throws: ``PortalError`` `HOLD_NOT_FOUND`, `HOLD_ALREADY_BOOKED`.
+    public func cancel(for client: ClientID, holdToken token: HoldToken) async throws {
+        switch try await store.cancelCheckout(token, of: client) {
+        case .cancelled(let cancel):
+            logger.info("Checkout cancelled", metadata: ["client_id": "\(client)"])
+            if let cancel { await runner.attempt(cancel) }
+        case .alreadyEnded:
+            break
+        }
+    }
+
+    // MARK: Helpers
+
+    /// A PaymentIntent id as Stripe writes them: `pi_` then letters, digits
+    /// and underscores, at most 255 characters.
+    static func validatePaymentIntentID(_ id: String) throws(PortalError) {
+        let bytes = Array(id.utf8)
+        guard (4...255).contains(bytes.count), id.hasPrefix("pi_"),
+            bytes.allSatisfy({ byte in
+                (UInt8(ascii: "a")...UInt8(ascii: "z")).contains(byte)
+                    || (UInt8(ascii: "A")...UInt8(ascii: "Z")).contains(byte)
+                    || (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(byte) || byte == UInt8(ascii: "_")
+            })
+        else {
+            throw .invalidArgument(
+                .invalidPaymentIntentID, "The PaymentIntent id is not one Stripe issues (pi_…).",
+                field: "payment_intent_id")
+        }
+    }
+
+    private static func priceChanged(_ price: Int64) -> PortalError {
+        .failedPrecondition(
+            .priceChanged, "The price has changed; it is now \(price) minor units.",
+            details: ["price_cents": String(price)])
+    }
+
+    private static let holdEnded = PortalError.failedPrecondition(.holdExpired, "This hold has ended.")
+
+    private func warnIfSimulated() {
+        if let warning = gateway.simulationWarning { logger.warning("\(warning)") }
+    }
+}

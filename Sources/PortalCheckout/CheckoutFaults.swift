@@ -1,0 +1,65 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// Faults that tests inject into a real `portald` to prove that a crash at
+/// the worst moment loses nothing. Never set in production: `portald` reads
+/// them only from the environment variable ``environmentVariable`` and logs
+/// loudly when one is set.
+public struct CheckoutFaults: Sendable, Hashable {
+    /// The environment variable: a comma-separated list of fault names.
+    public static let environmentVariable = "PORTAL_FAULT_INJECTION"
+
+    /// `crash-after-booking-commit`: the process kills itself with SIGKILL
+    /// right after a booking's transaction commits and before its capture is
+    /// attempted — the moment the outbox exists for.
+    public var crashAfterBookingCommit: Bool
+
+    /// No faults.
+    public static let none = CheckoutFaults(crashAfterBookingCommit: false)
+
+    public init(crashAfterBookingCommit: Bool) {
+        self.crashAfterBookingCommit = crashAfterBookingCommit
+    }
+
+    /// The faults named in `environment[environmentVariable]`; unknown names
+    /// are reported so that a typo does not silently test nothing.
+    public static func from(environment: [String: String]) throws -> CheckoutFaults {
+        var faults = CheckoutFaults.none
+        for name in (environment[environmentVariable] ?? "").split(separator: ",") {
+            switch name.trimmingCharacters(in: " ") {
+            case "crash-after-booking-commit": faults.crashAfterBookingCommit = true
+            case "": continue
+            default: throw UnknownFault(name: String(name))
+            }
+        }
+        return faults
+    }
+
+    /// Whether any fault is set.
+    public var isEmpty: Bool { self == .none }
+
+    /// Called right after a booking's commit.
+    func bookingCommitted() {
+        if crashAfterBookingCommit {
+            kill(getpid(), SIGKILL)
+        }
+    }
+
+    /// A fault name that does not exist.
+    public struct UnknownFault: Error, CustomStringConvertible {
+        /// The name given.
+        public let name: String
+        public var description: String {
+            "\(CheckoutFaults.environmentVariable) names an unknown fault '\(name)' (known: crash-after-booking-commit)"
+        }
+    }
+}
+
+extension Substring {
+    fileprivate func trimmingCharacters(in set: Character) -> String {
+        String(drop(while: { $0 == set }).reversed().drop(while: { $0 == set }).reversed())
+    }
+}

@@ -1,0 +1,151 @@
+import Logging
+import PortalDomain
+import PortalPayments
+import PortalStore
+import ServiceLifecycle
+
+/// Settles abandoned holds: active holds with a PaymentIntent whose expiry is
+/// more than ``Checkout/Configuration/holdGraceSeconds`` in the past (the
+/// grace lets confirmations still in flight arrive).
+///
+/// For each it asks the provider about the PaymentIntent:
+/// - authorised (`requires_capture`, or `succeeded`) and matching the hold →
+///   it is finalized as the client would have (the client closed the browser
+///   after paying and still gets the booking) — or, when the block has no
+///   room left, the hold ends and the payment is cancelled;
+/// - processing, or the provider cannot be reached → left for the next round;
+/// - anything else (never paid, declined, abandoned 3-D Secure, or not
+///   matching the hold) → the hold expires and the PaymentIntent is cancelled.
+///
+/// It runs once at start (start-up repair) and then every
+/// ``Checkout/Configuration/sweepInterval``.
+public struct CheckoutSweeper: Service {
+    private let checkout: Checkout
+    private let logger: Logger
+
+    /// What one round did.
+    public struct Report: Hashable, Sendable {
+        /// Holds turned into bookings.
+        public var booked = 0
+        /// Holds ended with their payment cancelled.
+        public var released = 0
+        /// Holds left for a later round.
+        public var deferred = 0
+    }
+
+    init(checkout: Checkout, logger: Logger) {
+        self.checkout = checkout
+        self.logger = logger
+    }
+
+    public func run() async throws {
+        await releaseInterruptedCheckouts(takenBefore: checkout.store.clock.now)
+        while !Task.isCancelled && !Task.isShuttingDownGracefully {
+            let report = await sweepOnce()
+            if report != Report() {
+                logger.info(
+                    "Swept abandoned holds",
+                    metadata: [
+                        "booked": "\(report.booked)", "released": "\(report.released)",
+                        "deferred": "\(report.deferred)",
+                    ])
+            }
+            try? await cancelWhenGracefulShutdown {
+                try await Task.sleep(for: checkout.configuration.sweepInterval)
+            }
+        }
+    }
+
+    /// Start-up repair: releases holds an earlier process took but never
+    /// attached a PaymentIntent to (it stopped mid-`StartCheckout`).
+    @discardableResult
+    public func releaseInterruptedCheckouts(takenBefore instant: Instant) async -> Int {
+        do {
+            let released = try await checkout.store.releaseInterruptedCheckouts(takenBefore: instant)
+            if released > 0 {
+                logger.notice("Released holds left mid-checkout by an earlier run", metadata: ["count": "\(released)"])
+            }
+            return released
+        } catch {
+            logger.error("Could not release holds left mid-checkout", metadata: ["error": "\(error)"])
+            return 0
+        }
+    }
+
+    /// One round over every hold due for settlement at the store clock's now.
+    @discardableResult
+    public func sweepOnce() async -> Report {
+        var report = Report()
+        let holds: [CheckoutHold]
+        do {
+            holds = try await checkout.store.holdsAwaitingSettlement(
+                graceSeconds: checkout.configuration.holdGraceSeconds, limit: 200)
+        } catch {
+            if !(error is CancellationError) {
+                logger.error("The sweeper could not read the holds", metadata: ["error": "\(error)"])
+            }
+            return report
+        }
+        for record in holds where !Task.isCancelled {
+            await settle(record, into: &report)
+        }
+        return report
+    }
+
+    private func settle(_ record: CheckoutHold, into report: inout Report) async {
+        let hold = record.hold
+        guard let paymentIntentID = hold.paymentIntentID else { return }
+        let meta: Logger.Metadata = ["payment_intent": "\(paymentIntentID)", "block_id": "\(hold.block)"]
+        let intent: PaymentIntent
+        do {
+            intent = try await checkout.gateway.retrievePaymentIntent(id: paymentIntentID)
+        } catch {
+            if PaymentFailureKind(classifying: error) == .notFound {
+                await release(hold, reason: .expiredUnpaid, into: &report)
+            } else {
+                logger.warning("The sweeper could not read a PaymentIntent", metadata: meta.merging(["error": "\(error)"]) { $1 })
+                report.deferred += 1
+            }
+            return
+        }
+
+        switch intent.status {
+        case .requiresCapture, .succeeded:
+            let verified: VerifiedPayment
+            do {
+                verified = try PaymentVerification.verify(intent, for: hold)
+            } catch {
+                logger.error("An abandoned hold's payment does not match it; releasing it", metadata: meta)
+                await release(hold, reason: .paymentMismatch, into: &report)
+                return
+            }
+            do {
+                let booking = try await checkout.settle(hold.token, of: nil, payment: verified, actor: "sweeper")
+                logger.notice("Booked an abandoned paid hold", metadata: meta.merging(["booking_id": "\(booking.id)"]) { $1 })
+                report.booked += 1
+            } catch let refusal as PortalError where refusal.kind != .unavailable && refusal.kind != .internal {
+                // Refused and released (no room), or settled meanwhile by the client.
+                report.released += 1
+            } catch {
+                logger.warning("The sweeper could not settle a paid hold", metadata: meta.merging(["error": "\(error)"]) { $1 })
+                report.deferred += 1
+            }
+        case .processing:
+            report.deferred += 1
+        default:
+            await release(hold, reason: .expiredUnpaid, into: &report)
+        }
+    }
+
+    private func release(_ hold: CapacityHold, reason: HoldEndReason, into report: inout Report) async {
+        do {
+            if let cancel = try await checkout.store.expireUnpaidHold(hold.token, reason: reason) {
+                await checkout.runner.attempt(cancel)
+            }
+            report.released += 1
+        } catch {
+            logger.warning("The sweeper could not release a hold", metadata: ["error": "\(error)"])
+            report.deferred += 1
+        }
+    }
+}

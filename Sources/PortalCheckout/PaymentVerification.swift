@@ -1,0 +1,75 @@
+import PortalDomain
+import PortalPayments
+
+/// The metadata every checkout PaymentIntent carries, naming its hold.
+public enum CheckoutMetadata {
+    /// The hold's token: the PaymentIntent pays for this hold and no other.
+    public static let holdToken = "portal_hold_token"
+    /// The client who holds it.
+    public static let clientID = "portal_client_id"
+    /// The block held (for people reading Stripe's dashboard).
+    public static let blockID = "portal_block_id"
+    /// The service held (for people reading Stripe's dashboard).
+    public static let serviceCode = "portal_service_code"
+
+    /// The metadata of a hold's PaymentIntent.
+    static func of(_ hold: CapacityHold) -> [String: String] {
+        [
+            holdToken: hold.token.rawValue, clientID: String(hold.client.rawValue),
+            blockID: String(hold.block.rawValue), serviceCode: hold.service.rawValue,
+        ]
+    }
+}
+
+/// Whether a PaymentIntent, as the provider reports it, pays for a hold:
+/// pure, so that every rule has its own test.
+enum PaymentVerification {
+    /// The verified payment, or the refusal: `PAYMENT_MISMATCH` when it is not
+    /// this hold's payment (another id, amount, currency, capture method or
+    /// metadata), `PAYMENT_NOT_CONFIRMED` when it is, but not authorised
+    /// (`requires_capture`) or captured (`succeeded`).
+    static func verify(_ intent: PaymentIntent, for hold: CapacityHold) throws(PortalError) -> VerifiedPayment {
+        guard intent.id == hold.paymentIntentID else {
+            throw mismatch("The PaymentIntent is not the one created for this hold.")
+        }
+        guard intent.metadata[CheckoutMetadata.holdToken] == hold.token.rawValue,
+            intent.metadata[CheckoutMetadata.clientID] == String(hold.client.rawValue)
+        else {
+            throw mismatch("The PaymentIntent does not name this hold.")
+        }
+        guard Int64(intent.amount) == hold.amountCents, intent.currency.lowercased() == hold.currency else {
+            throw mismatch("The PaymentIntent's amount or currency differs from the hold's price.")
+        }
+        guard intent.captureMethod == .manual else {
+            throw mismatch("The PaymentIntent is not set for manual capture.")
+        }
+        switch intent.status {
+        case .requiresCapture:
+            return VerifiedPayment(
+                paymentIntentID: intent.id, amountCents: hold.amountCents, currency: hold.currency,
+                isCaptured: false)
+        case .succeeded:
+            return VerifiedPayment(
+                paymentIntentID: intent.id, amountCents: hold.amountCents, currency: hold.currency,
+                isCaptured: true)
+        default:
+            var details = ["payment_status": intent.status.rawValue]
+            if let code = intent.lastPaymentError?.code { details["payment_error"] = code }
+            throw PortalError.failedPrecondition(
+                .paymentNotConfirmed,
+                "The payment is not authorised (\(intent.status.rawValue)); complete it, then finalize again.",
+                details: details)
+        }
+    }
+
+    private static func mismatch(_ message: String) -> PortalError {
+        .failedPrecondition(.paymentMismatch, message)
+    }
+}
+
+extension PortalError {
+    /// The payment provider could not be reached or failed.
+    static let paymentProviderUnavailable = PortalError(
+        .unavailable, .paymentProviderUnavailable,
+        "The payment provider could not be reached; try again shortly.")
+}

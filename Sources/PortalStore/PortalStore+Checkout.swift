@@ -1,0 +1,389 @@
+import PortalDomain
+
+/// How attaching a PaymentIntent to a hold went (``PortalStore/attachPayment(_:clientSecret:toHold:of:)``).
+public enum PaymentAttachment: Hashable, Sendable {
+    /// The hold now names the PaymentIntent (or already named this one).
+    case attached(CheckoutHold)
+    /// The hold already named another PaymentIntent (a concurrent retry won):
+    /// the hold is returned as it is, and the new, unused PaymentIntent's
+    /// cancellation was queued.
+    case keptEarlier(CheckoutHold, cancel: PaymentCommand)
+    /// The hold is no longer active (expired, cancelled, purged): the new
+    /// PaymentIntent's cancellation was queued.
+    case holdEnded(CheckoutHold?, cancel: PaymentCommand)
+}
+
+/// What ``PortalStore/cancelCheckout(_:of:)`` did.
+public enum CheckoutCancellation: Hashable, Sendable {
+    /// The hold was released; its PaymentIntent's cancellation is queued
+    /// (`nil` when it had none).
+    case cancelled(cancel: PaymentCommand?)
+    /// The hold had already ended this way; nothing was written.
+    case alreadyEnded(HoldState, HoldEndReason?)
+}
+
+extension PortalStore {
+    // MARK: Reading
+
+    /// A hold with its checkout details. With `client`, another client's hold
+    /// is reported as not found (no hint that it exists).
+    ///
+    /// - Throws: ``PortalError`` `notFound` / `HOLD_NOT_FOUND`.
+    public func checkoutHold(_ token: HoldToken, of client: ClientID?) async throws -> CheckoutHold {
+        try await read { db, _ in try Self.loadCheckoutHold(db, token, of: client) }
+    }
+
+    /// The booking a hold became, if it did.
+    public func booking(madeFrom token: HoldToken) async throws -> Booking? {
+        try await read { db, _ in try Self.bookingMade(db, fromHold: token) }
+    }
+
+    /// Active holds with a PaymentIntent whose expiry lies at least
+    /// `graceSeconds` in the past at the clock's now, oldest first: the
+    /// checkout sweeper's work list (a client may still be confirming a
+    /// payment during the grace).
+    public func holdsAwaitingSettlement(graceSeconds: Int64, limit: Int = 100) async throws
+        -> [CheckoutHold]
+    {
+        try await read { db, now in
+            try db.rows(
+                """
+                SELECT \(StoredRow.checkoutHoldColumns) FROM holds h
+                WHERE h.state = 'active' AND h.payment_intent_id IS NOT NULL AND h.expires_at <= ?1
+                ORDER BY h.expires_at, h.hold_id
+                LIMIT ?2
+                """,
+                [.integer(now.unixSeconds - graceSeconds), .int(limit)], StoredRow.checkoutHold)
+        }
+    }
+
+    // MARK: StartCheckout
+
+    /// Records the PaymentIntent created for a hold, before `StartCheckout`
+    /// answers. One transaction; idempotent for the same PaymentIntent.
+    ///
+    /// If the hold meanwhile names another PaymentIntent (two concurrent
+    /// retries each created one) or is no longer active, the new one is never
+    /// shown to anybody: its cancellation is queued in the same transaction.
+    public func attachPayment(
+        _ paymentIntentID: String, clientSecret: String, toHold token: HoldToken, of client: ClientID
+    ) async throws -> PaymentAttachment {
+        try await write { db, now in
+            let found = try Self.findCheckoutHold(db, token, of: client)
+            guard let record = found, record.hold.isActive(at: now) else {
+                let cancel = try Self.enqueue(
+                    db, .cancel, paymentIntentID: paymentIntentID,
+                    key: PaymentCommand.idempotencyKey(forOrphan: paymentIntentID), now: now,
+                    why: "hold ended before its payment was attached")
+                return .holdEnded(found, cancel: cancel)
+            }
+            if let existing = record.hold.paymentIntentID {
+                if existing == paymentIntentID { return .attached(record) }
+                let cancel = try Self.enqueue(
+                    db, .cancel, paymentIntentID: paymentIntentID,
+                    key: PaymentCommand.idempotencyKey(forOrphan: paymentIntentID), now: now,
+                    why: "a concurrent retry attached another PaymentIntent")
+                return .keptEarlier(record, cancel: cancel)
+            }
+            try db.run(
+                """
+                UPDATE holds SET payment_intent_id = ?1, client_secret = ?2, updated_at = ?3
+                WHERE token = ?4 AND state = 'active' AND payment_intent_id IS NULL
+                """,
+                [.text(paymentIntentID), .text(clientSecret), .integer(now.unixSeconds), .text(token.rawValue)])
+            let holdID = try Self.holdID(db, token)
+            try AuditLog.append(
+                db, entity: "hold", id: holdID, event: "hold.payment_attached", at: now,
+                ["payment_intent_id": .text(paymentIntentID)])
+            return .attached(try Self.loadCheckoutHold(db, token, of: client))
+        }
+    }
+
+    /// Releases an active hold that never got a PaymentIntent (the provider
+    /// could not be reached, or the price changed under the caller), so that
+    /// no slot stays taken. Returns whether it released anything.
+    @discardableResult
+    public func releaseUnpaidHold(_ token: HoldToken, of client: ClientID, reason: HoldEndReason)
+        async throws -> Bool
+    {
+        try await write { db, now in
+            guard let record = try Self.findCheckoutHold(db, token, of: client),
+                record.hold.state == .active, record.hold.paymentIntentID == nil
+            else { return false }
+            try Self.endHold(db, token, state: .cancelled, reason: reason, now: now)
+            return true
+        }
+    }
+
+    /// Start-up repair: releases active holds taken before `instant` that
+    /// never got a PaymentIntent — the `StartCheckout` that took each one
+    /// died with the previous process before answering, so nobody can pay
+    /// for it; releasing it frees the slot now rather than at its expiry.
+    /// (A PaymentIntent that request may have created was never shown to
+    /// anyone and cannot be paid.) Returns how many were released.
+    @discardableResult
+    public func releaseInterruptedCheckouts(takenBefore instant: Instant) async throws -> Int {
+        try await write { db, now in
+            let tokens = try db.rows(
+                """
+                SELECT token FROM holds
+                WHERE state = 'active' AND payment_intent_id IS NULL AND created_at < ?1 AND expires_at > ?2
+                """,
+                [.integer(instant.unixSeconds), .integer(now.unixSeconds)]
+            ) { HoldToken(uncheckedRawValue: $0.text(0)) }
+            for token in tokens {
+                try Self.endHold(db, token, state: .cancelled, reason: .interrupted, now: now)
+            }
+            return tokens.count
+        }
+    }
+
+    // MARK: FinalizeCheckout and the sweeper
+
+    /// Turns a hold whose payment was verified with the provider into a
+    /// booking — or, when that is no longer possible, closes it and queues
+    /// the PaymentIntent's cancellation. One `BEGIN IMMEDIATE` transaction:
+    ///
+    /// 1. the hold (the caller's, when `client` is given; else
+    ///    `HOLD_NOT_FOUND`) must name `payment.paymentIntentID` (else
+    ///    `PAYMENT_MISMATCH`) and its amount and currency (else
+    ///    `PAYMENT_MISMATCH`);
+    /// 2. a hold that already became a booking answers ``HoldSettlement/alreadyBooked(_:)``;
+    ///    one that ended otherwise, ``HoldSettlement/closed(_:_:)``; nothing is written;
+    /// 3. capacity, re-checked under the write lock: a hold still active *is*
+    ///    the slot. An expired one needs room among confirmed bookings and
+    ///    other active holds, a block that has not started, and no
+    ///    overlapping hold or booking of the client where overlap is not
+    ///    allowed; otherwise the hold ends (`capacity_gone`, `block_started`,
+    ///    `overlapping`) and the PaymentIntent's cancellation is queued:
+    ///    ``HoldSettlement/refused(_:cancel:)``;
+    /// 4. the booking is inserted (block label copied, start = the block's
+    ///    start, end = start + the service's duration, the hold's price), the
+    ///    hold marked converted, the capture queued in the outbox with the
+    ///    key derived from the hold, and every change audited.
+    ///
+    /// - Parameter actor: who settles, for the audit log (`client`, `sweeper`).
+    public func settlePaidHold(
+        _ token: HoldToken, of client: ClientID?, payment: VerifiedPayment, actor: String
+    ) async throws -> HoldSettlement {
+        try await write { [calendar] db, now in
+            let record = try Self.loadCheckoutHold(db, token, of: client)
+            let hold = record.hold
+            guard hold.paymentIntentID == payment.paymentIntentID,
+                hold.amountCents == payment.amountCents, hold.currency == payment.currency
+            else {
+                throw PortalError.failedPrecondition(
+                    .paymentMismatch, "The payment does not belong to this hold.")
+            }
+            switch hold.state {
+            case .converted:
+                guard let booking = try Self.bookingMade(db, fromHold: token),
+                    booking.paymentIntentID == payment.paymentIntentID
+                else { throw StoredDataError(what: "converted hold without its booking") }
+                return .alreadyBooked(booking)
+            case .cancelled, .expired:
+                return .closed(hold.state, record.endReason)
+            case .active:
+                break
+            }
+            let holdID = try Self.holdID(db, token)
+            let block = try Query.block(db, hold.block)
+            let service = try Query.service(db, hold.service)
+            let span = block.bookingSpan(durationMinutes: service.durationMinutes)
+
+            if !hold.isActive(at: now) {
+                // The hold no longer keeps the slot: book only if one is free now.
+                var refusal: HoldEndReason?
+                let usage = try Query.usage(db, block: hold.block, service: hold.service, now: now)
+                if calendar.hasStarted(block.date, at: block.startTime, now: now) {
+                    refusal = .blockStarted
+                } else if let usage, usage.remaining > 0 {
+                    if try Self.hasOverlap(
+                        db, client: hold.client, service: hold.service, span: span,
+                        allowOverlap: usage.allowOverlap, now: now)
+                    {
+                        refusal = .overlapping
+                    }
+                } else {
+                    refusal = .capacityGone
+                }
+                if let refusal {
+                    try Self.endHold(db, token, state: .expired, reason: refusal, now: now)
+                    let cancel = try Self.enqueue(
+                        db, .cancel, paymentIntentID: payment.paymentIntentID,
+                        key: PaymentCommand.idempotencyKey(forHold: token, operation: "cancel"), now: now,
+                        why: refusal.rawValue)
+                    return .refused(refusal, cancel: cancel)
+                }
+            }
+
+            let paymentState: PaymentState = payment.isCaptured ? .captured : .capturePending
+            try db.run(
+                """
+                INSERT INTO bookings (client_id, service_code, block_id, hold_id, date, start_minute,
+                    duration_minutes, span_start, span_end, block_label, amount_cents, currency,
+                    payment_intent_id, status, payment_state, created_at, updated_at)
+                VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13,
+                    'confirmed', ?14, ?15, ?15)
+                """,
+                [
+                    .integer(hold.client.rawValue), .text(hold.service.rawValue),
+                    .integer(hold.block.rawValue), .integer(holdID), .text(block.date.description),
+                    .int(block.startTime.minutesSinceMidnight), .int(service.durationMinutes),
+                    .int(span.start), .int(span.end), .text(block.label.rawValue),
+                    .integer(hold.amountCents), .text(hold.currency), .text(payment.paymentIntentID),
+                    .text(paymentState.rawValue), .integer(now.unixSeconds),
+                ])
+            let bookingID = BookingID(rawValue: db.lastInsertRowID)
+            try Self.endHold(db, token, state: .converted, reason: .booked, now: now)
+            try AuditLog.append(
+                db, entity: "booking", id: bookingID.rawValue, event: "booking.created", at: now,
+                [
+                    "hold_id": .int(holdID), "block_id": .int(hold.block.rawValue),
+                    "service_code": .text(hold.service.rawValue), "client_id": .int(hold.client.rawValue),
+                    "amount_cents": .int(hold.amountCents), "currency": .text(hold.currency),
+                    "payment_intent_id": .text(payment.paymentIntentID),
+                    "payment_state": .text(paymentState.rawValue), "source": .text(actor),
+                    "hold_expired": .bool(!hold.isActive(at: now)),
+                ])
+            var capture: PaymentCommand?
+            if !payment.isCaptured {
+                capture = try Self.enqueue(
+                    db, .capture, paymentIntentID: payment.paymentIntentID,
+                    key: PaymentCommand.idempotencyKey(forHold: token, operation: "capture"), now: now,
+                    why: "booking \(bookingID)")
+            }
+            let booking = Booking(
+                id: bookingID, client: hold.client, service: hold.service, block: hold.block,
+                date: block.date, startTime: block.startTime, durationMinutes: service.durationMinutes,
+                blockLabel: block.label.rawValue, amountCents: hold.amountCents, currency: hold.currency,
+                paymentIntentID: payment.paymentIntentID, status: .confirmed, paymentState: paymentState,
+                createdAt: now)
+            return .booked(booking, capture: capture)
+        }
+    }
+
+    /// Ends an active hold whose payment the sweeper found not authorised (or
+    /// not matching), and queues its PaymentIntent's cancellation, in one
+    /// transaction. Returns `nil` when the hold was no longer active (a
+    /// concurrent finalize or cancel got there first).
+    public func expireUnpaidHold(_ token: HoldToken, reason: HoldEndReason = .expiredUnpaid)
+        async throws -> PaymentCommand?
+    {
+        try await write { db, now in
+            let record = try Self.loadCheckoutHold(db, token, of: nil)
+            guard record.hold.state == .active else { return nil }
+            try Self.endHold(db, token, state: .expired, reason: reason, now: now)
+            guard let paymentIntentID = record.hold.paymentIntentID else { return nil }
+            return try Self.enqueue(
+                db, .cancel, paymentIntentID: paymentIntentID,
+                key: PaymentCommand.idempotencyKey(forHold: token, operation: "cancel"), now: now,
+                why: reason.rawValue)
+        }
+    }
+
+    // MARK: CancelCheckout
+
+    /// Releases the caller's hold and queues its PaymentIntent's cancellation
+    /// (`CancelCheckout`). Idempotent: a hold that already ended answers
+    /// ``CheckoutCancellation/alreadyEnded(_:_:)``.
+    ///
+    /// - Throws: ``PortalError`` `HOLD_NOT_FOUND` (also for another client's
+    ///   hold), `failedPrecondition` / `HOLD_ALREADY_BOOKED` when it became a booking.
+    public func cancelCheckout(_ token: HoldToken, of client: ClientID) async throws
+        -> CheckoutCancellation
+    {
+        try await write { db, now in
+            let record = try Self.loadCheckoutHold(db, token, of: client)
+            switch record.hold.state {
+            case .converted:
+                throw PortalError.failedPrecondition(
+                    .holdAlreadyBooked, "This checkout is already a booking; it cannot be cancelled here.")
+            case .cancelled, .expired:
+                return .alreadyEnded(record.hold.state, record.endReason)
+            case .active:
+                break
+            }
+            try Self.endHold(db, token, state: .cancelled, reason: .cancelledByClient, now: now)
+            guard let paymentIntentID = record.hold.paymentIntentID else { return .cancelled(cancel: nil) }
+            let cancel = try Self.enqueue(
+                db, .cancel, paymentIntentID: paymentIntentID,
+                key: PaymentCommand.idempotencyKey(forHold: token, operation: "cancel"), now: now,
+                why: HoldEndReason.cancelledByClient.rawValue)
+            return .cancelled(cancel: cancel)
+        }
+    }
+
+    // MARK: Shared steps
+
+    /// The hold with this token (another client's counts as none).
+    static func findCheckoutHold(_ db: SQLiteConnection, _ token: HoldToken, of client: ClientID?) throws
+        -> CheckoutHold?
+    {
+        guard
+            let record = try db.row(
+                "SELECT \(StoredRow.checkoutHoldColumns) FROM holds h WHERE h.token = ?",
+                [.text(token.rawValue)], StoredRow.checkoutHold),
+            client == nil || record.hold.client == client
+        else { return nil }
+        return record
+    }
+
+    /// As ``findCheckoutHold(_:_:of:)``, throwing `HOLD_NOT_FOUND` for none.
+    static func loadCheckoutHold(_ db: SQLiteConnection, _ token: HoldToken, of client: ClientID?) throws
+        -> CheckoutHold
+    {
+        guard let record = try findCheckoutHold(db, token, of: client) else {
+            throw PortalError.notFound(.holdNotFound, "No such hold.")
+        }
+        return record
+    }
+
+    static func holdID(_ db: SQLiteConnection, _ token: HoldToken) throws -> Int64 {
+        guard let id = try db.integer("SELECT hold_id FROM holds WHERE token = ?", [.text(token.rawValue)])
+        else { throw PortalError.notFound(.holdNotFound, "No such hold.") }
+        return id
+    }
+
+    static func bookingMade(_ db: SQLiteConnection, fromHold token: HoldToken) throws -> Booking? {
+        try db.row(
+            """
+            SELECT \(StoredRow.bookingColumns) FROM bookings k
+            JOIN holds h ON h.hold_id = k.hold_id
+            WHERE h.token = ?
+            """,
+            [.text(token.rawValue)], StoredRow.booking)
+    }
+
+    /// Moves an active hold to its end state, with its audit entry.
+    static func endHold(
+        _ db: SQLiteConnection, _ token: HoldToken, state: HoldState, reason: HoldEndReason, now: Instant
+    ) throws {
+        try db.run(
+            """
+            UPDATE holds SET state = ?1, end_reason = ?2, updated_at = ?3
+            WHERE token = ?4 AND state = 'active'
+            """,
+            [.text(state.rawValue), .text(reason.rawValue), .integer(now.unixSeconds), .text(token.rawValue)])
+        guard db.changes == 1 else { throw StoredDataError(what: "hold state") }
+        let holdID = try holdID(db, token)
+        try AuditLog.append(
+            db, entity: "hold", id: holdID, event: "hold.\(state.rawValue)", at: now,
+            ["reason": .text(reason.rawValue)])
+    }
+}
+
+extension StoredRow {
+    /// Columns of a checkout hold: ``holdColumns`` then id, client secret, end reason.
+    static let checkoutHoldColumns = holdColumns + ", h.hold_id, h.client_secret, h.end_reason"
+
+    static func checkoutHold(_ row: SQLiteRow) throws -> CheckoutHold {
+        let endReason = try row.optionalText(12).map { text in
+            guard let reason = HoldEndReason(rawValue: text) else {
+                throw StoredDataError(what: "hold end reason")
+            }
+            return reason
+        }
+        return CheckoutHold(hold: try hold(row), clientSecret: row.optionalText(11), endReason: endReason)
+    }
+}

@@ -1,0 +1,198 @@
+import PortalDomain
+
+// The outbox: payment calls that must follow a commit (capture after a
+// booking, cancel after a hold ends), written in the same transaction as the
+// change that needs them, and carried out afterwards — directly by the request
+// that committed, and by the outbox worker until done, always with the row's
+// own idempotency key. A crash between the commit and the call loses nothing.
+//
+// A row is *claimed* before each attempt: the claim counts the attempt and
+// pushes `next_attempt_at` one lease into the future, so that the worker and a
+// request never run the same row at once; if the process dies mid-attempt the
+// lease runs out (or start-up repair takes the row) and it is tried again.
+
+extension PortalStore {
+    /// Outbox rows not yet done, oldest first.
+    ///
+    /// - Parameters:
+    ///   - dueOnly: only rows whose `next_attempt_at` has come (the worker's
+    ///     normal round); `false` also returns rows in backoff or under a lease.
+    ///   - createdAtOrBefore: only rows written up to this instant (start-up
+    ///     repair takes what an earlier process left).
+    public func pendingPaymentCommands(
+        dueOnly: Bool, createdAtOrBefore: Instant? = nil, limit: Int = 100
+    ) async throws -> [PaymentCommand] {
+        try await read { db, now in
+            try db.rows(
+                """
+                SELECT \(StoredRow.paymentCommandColumns) FROM outbox o
+                WHERE o.done_at IS NULL AND (?1 = 0 OR o.next_attempt_at <= ?2)
+                  AND (?3 IS NULL OR o.created_at <= ?3)
+                ORDER BY o.next_attempt_at, o.outbox_id
+                LIMIT ?4
+                """,
+                [
+                    .bool(dueOnly), .integer(now.unixSeconds),
+                    createdAtOrBefore.map { .integer($0.unixSeconds) } ?? .null, .int(limit),
+                ], StoredRow.paymentCommand)
+        }
+    }
+
+    /// Every outbox row of a PaymentIntent, done or not, oldest first.
+    public func paymentCommands(for paymentIntentID: String) async throws -> [PaymentCommand] {
+        try await read { db, _ in
+            try db.rows(
+                """
+                SELECT \(StoredRow.paymentCommandColumns) FROM outbox o
+                WHERE o.payment_intent_id = ? ORDER BY o.outbox_id
+                """,
+                [.text(paymentIntentID)], StoredRow.paymentCommand)
+        }
+    }
+
+    /// Claims a pending row for one attempt: counts the attempt and moves
+    /// `next_attempt_at` `leaseSeconds` ahead. Returns `nil` when the row is
+    /// done, or (unless `evenIfNotDue`) not due — someone else has it.
+    public func claimPaymentCommand(_ id: Int64, leaseSeconds: Int64, evenIfNotDue: Bool = false)
+        async throws -> PaymentCommand?
+    {
+        try await write { db, now in
+            try db.run(
+                """
+                UPDATE outbox SET attempts = attempts + 1, next_attempt_at = ?1
+                WHERE outbox_id = ?2 AND done_at IS NULL AND (?3 = 1 OR next_attempt_at <= ?4)
+                """,
+                [
+                    .integer(now.unixSeconds + leaseSeconds), .integer(id), .bool(evenIfNotDue),
+                    .integer(now.unixSeconds),
+                ])
+            guard db.changes == 1 else { return nil }
+            return try Self.paymentCommand(db, id)
+        }
+    }
+
+    /// Marks a row done with its result and applies it, in one transaction:
+    /// a capture moves the booking from `capture_pending` to `captured` (a
+    /// capture that found the PaymentIntent cancelled moves it to `canceled`),
+    /// with audit entries for the booking and the payment. Idempotent: a row
+    /// already done is left as it is (returns false).
+    @discardableResult
+    public func completePaymentCommand(_ id: Int64, result: PaymentCommandResult) async throws -> Bool {
+        try await write { db, now in
+            let command = try Self.paymentCommand(db, id)
+            guard command.doneAt == nil else { return false }
+            let note: String?
+            if case .abandoned(let text) = result { note = text } else { note = nil }
+            try db.run(
+                "UPDATE outbox SET done_at = ?1, last_error = ?2 WHERE outbox_id = ?3",
+                [.integer(now.unixSeconds), .optionalText(note), .integer(id)])
+
+            let event: String
+            switch (command.kind, result) {
+            case (.capture, .captured): event = "payment.captured"
+            case (.capture, .canceled): event = "payment.capture_found_canceled"
+            case (.cancel, .canceled): event = "payment.canceled"
+            case (.cancel, .captured): event = "payment.cancel_found_captured"
+            case (.capture, .abandoned): event = "payment.capture_abandoned"
+            case (.cancel, .abandoned): event = "payment.cancel_abandoned"
+            }
+            try AuditLog.append(
+                db, entity: "payment", id: command.paymentIntentID, event: event, at: now,
+                [
+                    "outbox_id": .int(command.id), "attempts": .int(command.attempts),
+                    "note": note.map { .text($0) } ?? .null,
+                ])
+
+            guard command.kind == .capture else { return true }
+            let newState: PaymentState
+            switch result {
+            case .captured: newState = .captured
+            case .canceled: newState = .canceled
+            case .abandoned: return true
+            }
+            let bookingID = try db.integer(
+                "SELECT booking_id FROM bookings WHERE payment_intent_id = ? AND payment_state = 'capture_pending'",
+                [.text(command.paymentIntentID)])
+            if let bookingID {
+                try db.run(
+                    "UPDATE bookings SET payment_state = ?1, updated_at = ?2 WHERE booking_id = ?3",
+                    [.text(newState.rawValue), .integer(now.unixSeconds), .integer(bookingID)])
+                try AuditLog.append(
+                    db, entity: "booking", id: bookingID, event: "booking.payment_\(newState.rawValue)",
+                    at: now, ["payment_intent_id": .text(command.paymentIntentID)])
+            }
+            return true
+        }
+    }
+
+    /// Schedules the next attempt of a row that failed, keeping its key;
+    /// `error` is a short description for operators (never a secret).
+    public func retryPaymentCommandLater(_ id: Int64, afterSeconds delay: Int64, error: String) async throws {
+        try await write { db, now in
+            try db.run(
+                """
+                UPDATE outbox SET next_attempt_at = ?1, last_error = ?2
+                WHERE outbox_id = ?3 AND done_at IS NULL
+                """,
+                [.integer(now.unixSeconds + max(0, delay)), .text(String(error.prefix(500))), .integer(id)])
+        }
+    }
+
+    // MARK: Shared steps
+
+    /// Writes an outbox row in the caller's transaction, due at once, with an
+    /// audit entry. A row with the same idempotency key already there is
+    /// returned instead (queuing is idempotent).
+    static func enqueue(
+        _ db: SQLiteConnection, _ kind: PaymentCommand.Kind, paymentIntentID: String, key: String,
+        now: Instant, why: String
+    ) throws -> PaymentCommand {
+        try db.run(
+            """
+            INSERT INTO outbox (kind, payment_intent_id, idempotency_key, attempts, next_attempt_at, created_at)
+            VALUES (?1, ?2, ?3, 0, ?4, ?4)
+            ON CONFLICT (idempotency_key) DO NOTHING
+            """,
+            [.text(kind.rawValue), .text(paymentIntentID), .text(key), .integer(now.unixSeconds)])
+        let inserted = db.changes == 1
+        guard
+            let command = try db.row(
+                "SELECT \(StoredRow.paymentCommandColumns) FROM outbox o WHERE o.idempotency_key = ?",
+                [.text(key)], StoredRow.paymentCommand)
+        else { throw StoredDataError(what: "outbox row") }
+        if inserted {
+            try AuditLog.append(
+                db, entity: "payment", id: paymentIntentID, event: "payment.\(kind.rawValue)_queued",
+                at: now, ["outbox_id": .int(command.id), "reason": .text(why)])
+        }
+        return command
+    }
+
+    static func paymentCommand(_ db: SQLiteConnection, _ id: Int64) throws -> PaymentCommand {
+        guard
+            let command = try db.row(
+                "SELECT \(StoredRow.paymentCommandColumns) FROM outbox o WHERE o.outbox_id = ?",
+                [.integer(id)], StoredRow.paymentCommand)
+        else { throw StoredDataError(what: "outbox row \(id)") }
+        return command
+    }
+}
+
+extension StoredRow {
+    /// Columns of an outbox row, in ``paymentCommand(_:)`` order.
+    static let paymentCommandColumns = """
+        o.outbox_id, o.kind, o.payment_intent_id, o.idempotency_key, o.attempts, o.next_attempt_at,
+        o.created_at, o.done_at, o.last_error
+        """
+
+    static func paymentCommand(_ row: SQLiteRow) throws -> PaymentCommand {
+        guard let kind = PaymentCommand.Kind(rawValue: row.text(1)) else {
+            throw StoredDataError(what: "outbox kind")
+        }
+        return PaymentCommand(
+            id: row.int64(0), kind: kind, paymentIntentID: row.text(2), idempotencyKey: row.text(3),
+            attempts: row.int(4), nextAttemptAt: Instant(unixSeconds: row.int64(5)),
+            createdAt: Instant(unixSeconds: row.int64(6)),
+            doneAt: row.optionalInt64(7).map(Instant.init(unixSeconds:)), lastError: row.optionalText(8))
+    }
+}

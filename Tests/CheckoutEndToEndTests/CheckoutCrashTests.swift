@@ -1,0 +1,164 @@
+import Foundation
+import LocalStripeHarness
+import NIOCore
+import NIOPosix
+import PortalClient
+import PortalMessages
+import PortalStore
+import PortalStripe
+import PortalWire
+import XCTest
+
+/// A crash at the worst moment loses nothing: the real `portald` binary kills
+/// itself (SIGKILL, through the test-only `PORTAL_FAULT_INJECTION`) right
+/// after a booking's transaction commits and before its capture is tried;
+/// after a restart on the same database the capture happens, exactly once.
+final class CheckoutCrashTests: XCTestCase {
+    private static let adminKey = "crash-test-admin-key-0123456789"
+
+    func testAKillBetweenTheBookingsCommitAndTheCaptureIsRepairedAtRestartWithExactlyOneCapture() async throws {
+        let stripe = try LocalStripe.sharedOrSkip()
+        try await stripe.reset()
+        let directory = FileManager.default.temporaryDirectory
+            .appendingPathComponent("portal-crash-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let databasePath = directory.appendingPathComponent("portal.sqlite").path
+        let arguments = [
+            "--db", databasePath, "--admin-key", Self.adminKey, "--stripe-api-key", LocalStripe.secretKeyValue,
+            "--stripe-api-base", stripe.baseURL, "--log-level", "info",
+        ]
+        let eventLoopGroup = MultiThreadedEventLoopGroup.singleton
+
+        // 1. A portald that will die right after the booking commits.
+        let doomed = try PortaldProcess.start(
+            arguments: arguments, environment: ["PORTAL_FAULT_INJECTION": "crash-after-booking-commit"],
+            logURL: directory.appendingPathComponent("first.log"))
+        defer { doomed.kill() }
+        let date = Self.dateAWeekAhead()
+        let admin = client(port: doomed.port, token: Self.adminKey, group: eventLoopGroup)
+        let blockID = try await seed(admin, date: date)
+        let (clientID, session) = try await signUp(admin, port: doomed.port, group: eventLoopGroup)
+        let started = try await session.call(
+            PortalMethods.startCheckout,
+            StartCheckoutRequest(serviceCode: "walk", blockId: blockID, expectedPriceCents: 1500))
+        try await stripe.payAsBrowser(paymentIntentID: started.paymentIntentId)
+
+        do {
+            _ = try await session.call(
+                PortalMethods.finalizeCheckout,
+                FinalizeCheckoutRequest(holdToken: started.holdToken, paymentIntentId: started.paymentIntentId))
+            XCTFail("the server should have died before answering")
+        } catch {
+            XCTAssertEqual(error.code, .unavailable, "\(error)")
+        }
+        XCTAssertTrue(doomed.waitForExit(), "portald should have killed itself")
+        XCTAssertEqual(doomed.process.terminationReason, .uncaughtSignal)
+        XCTAssertEqual(doomed.process.terminationStatus, SIGKILL)
+        await admin.shutdown()
+        await session.shutdown()
+
+        // 2. What the crash left: a committed booking, a capture queued and
+        //    never attempted, and money only authorised.
+        XCTAssertEqual(try count(databasePath, "SELECT count(*) FROM bookings WHERE payment_state = 'capture_pending'"), 1)
+        XCTAssertEqual(
+            try count(databasePath, "SELECT count(*) FROM outbox WHERE kind = 'capture' AND done_at IS NULL AND attempts = 0"), 1)
+        await assertEqual(try await stripe.makeClient().retrievePaymentIntent(id: started.paymentIntentId).status, .requiresCapture)
+
+        // 3. Restart on the same database, without the fault: start-up repair captures.
+        let restarted = try PortaldProcess.start(
+            arguments: arguments, logURL: directory.appendingPathComponent("second.log"))
+        defer { restarted.kill() }
+        let deadline = ContinuousClock.now + .seconds(30)
+        while try count(databasePath, "SELECT count(*) FROM outbox WHERE done_at IS NOT NULL") == 0,
+            ContinuousClock.now < deadline
+        {
+            try await Task.sleep(for: .milliseconds(100))
+        }
+        await assertEqual(try await stripe.makeClient().retrievePaymentIntent(id: started.paymentIntentId).status, .succeeded)
+        XCTAssertEqual(
+            try count(databasePath, "SELECT count(*) FROM outbox WHERE kind = 'capture' AND done_at IS NOT NULL AND attempts = 1"), 1)
+        XCTAssertEqual(try count(databasePath, "SELECT count(*) FROM outbox"), 1)
+        XCTAssertEqual(try count(databasePath, "SELECT count(*) FROM audit_log WHERE event = 'payment.captured'"), 1)
+        XCTAssertEqual(try count(databasePath, "SELECT count(*) FROM bookings WHERE payment_state = 'captured'"), 1)
+        XCTAssertTrue(doomed.log.contains("FAULT INJECTION IS ON"), doomed.log)
+        XCTAssertTrue(restarted.log.contains("Repairing payment calls left by an earlier run"), restarted.log)
+
+        // 4. The client asks again (a new session: the old one was on the dead
+        //    process's connection, its token is still valid in the database).
+        let again = client(port: restarted.port, token: session.configuration.authorization, group: eventLoopGroup)
+        let booking = try await again.call(
+            PortalMethods.finalizeCheckout,
+            FinalizeCheckoutRequest(holdToken: started.holdToken, paymentIntentId: started.paymentIntentId)).booking
+        XCTAssertEqual(booking?.clientId, clientID)
+        XCTAssertEqual(booking?.paymentState, .captured)
+        XCTAssertEqual(try count(databasePath, "SELECT count(*) FROM bookings"), 1)
+        XCTAssertEqual(try count(databasePath, "SELECT count(*) FROM audit_log WHERE event = 'payment.captured'"), 1)
+        await again.shutdown()
+
+        // 5. SIGTERM drains and exits cleanly, though the test spawned it from
+        //    a thread whose mask blocks SIGTERM (inherited by the child).
+        XCTAssertTrue(restarted.terminate(), "portald should exit on SIGTERM")
+        XCTAssertEqual(restarted.process.terminationReason, .exit)
+        XCTAssertEqual(restarted.process.terminationStatus, 0)
+        XCTAssertFalse(restarted.log.contains(started.clientSecret), "the client secret must never be logged")
+        XCTAssertFalse(doomed.log.contains(started.clientSecret), "the client secret must never be logged")
+        XCTAssertFalse(restarted.log.contains(LocalStripe.secretKeyValue), "the Stripe key must never be logged")
+    }
+
+    // MARK: Helpers
+
+    private func client(port: Int, token: String, group: any EventLoopGroup) -> PortalClient {
+        client(port: port, token: Credentials.bearer(token), group: group)
+    }
+
+    private func client(port: Int, token: Credentials?, group: any EventLoopGroup) -> PortalClient {
+        var configuration = PortalClient.Configuration.defaults
+        configuration.authorization = token
+        configuration.defaultTimeout = .seconds(30)
+        configuration.retryPolicy = .none
+        return PortalClient(host: "127.0.0.1", port: port, configuration: configuration, eventLoopGroup: group)
+    }
+
+    private func seed(_ admin: PortalClient, date: String) async throws -> Int64 {
+        _ = try await admin.call(
+            AdminMethods.upsertService,
+            UpsertServiceRequest(
+                service: ServiceDefaults(serviceCode: "walk", durationMinutes: 60, priceCents: 1500, currency: "gbp", notes: "")))
+        let block = try await admin.call(
+            AdminMethods.createBlock, CreateBlockRequest(date: date, startTime: "09:00", endTime: "12:00", label: "Morning Run"))
+        let blockID = try XCTUnwrap(block.block?.blockId)
+        _ = try await admin.call(
+            AdminMethods.setCapacity, SetCapacityRequest(blockId: blockID, serviceCode: "walk", capacity: 5, allowOverlap: false))
+        return blockID
+    }
+
+    private func signUp(_ admin: PortalClient, port: Int, group: any EventLoopGroup) async throws
+        -> (Int64, PortalClient)
+    {
+        let created = try await admin.call(
+            AdminMethods.createClient, CreateClientRequest(name: "Crash Test Dummy", email: "", phone: "", canSelfReschedule: false))
+        let clientID = try XCTUnwrap(created.client?.clientId)
+        _ = try await admin.call(
+            AdminMethods.createPortalLogin,
+            CreatePortalLoginRequest(clientId: clientID, username: "dummy", password: "correct horse battery"))
+        let login = try await admin.call(
+            PortalMethods.login, LoginRequest(username: "dummy", password: "correct horse battery"), credentials: .anonymous)
+        return (clientID, client(port: port, token: login.sessionToken, group: group))
+    }
+
+    /// A date a week from today in the business's zone: the real clock runs here.
+    private static func dateAWeekAhead() -> String {
+        var calendar = Calendar(identifier: .gregorian)
+        calendar.timeZone = TimeZone(identifier: "Europe/London")!
+        let day = calendar.date(byAdding: .day, value: 7, to: Date())!
+        let parts = calendar.dateComponents([.year, .month, .day], from: day)
+        return String(format: "%04d-%02d-%02d", parts.year!, parts.month!, parts.day!)
+    }
+
+    private func count(_ path: String, _ sql: String) throws -> Int {
+        let db = try SQLiteConnection(path: path, busyTimeoutMilliseconds: 5000)
+        defer { db.close() }
+        return Int(try db.integer(sql) ?? 0)
+    }
+}

@@ -1,0 +1,367 @@
+import Foundation
+import LocalStripeHarness
+import Logging
+import PortalClient
+import PortalDomain
+import PortalMessages
+import PortalStripe
+import PortalWire
+import XCTest
+
+/// SPEC §2's pre-pay booking, each scenario over real TCP against the real
+/// server (real SQLite file) and a real localstripe.
+final class CheckoutScenarioTests: XCTestCase {
+    // MARK: The happy path
+
+    func testHappyPathBooksCapturesListsTheBookingAndTakesOneSlot() async throws {
+        try await CheckoutTestServer.with { server in
+            let blockID = try await server.seedMorningRun(capacity: 5)
+            let ann = try await server.signUp("Ann")
+
+            let blocks = try await ann.listBlocks()
+            XCTAssertEqual(blocks.map(\.remaining), [5])
+            XCTAssertEqual(blocks.first?.priceCents, 1500)
+
+            let started = try await ann.startCheckout(block: blockID, expectedPrice: 1500)
+            XCTAssertEqual(started.amountCents, 1500)
+            XCTAssertEqual(started.currency, "gbp")
+            XCTAssertTrue(started.paymentIntentId.hasPrefix("pi_"))
+            XCTAssertFalse(started.clientSecret.isEmpty)
+            XCTAssertEqual(started.expiresAt, CheckoutTestServer.start.unixSeconds + 600)
+            let created = try await server.paymentIntent(started.paymentIntentId)
+            XCTAssertEqual(created.captureMethod, .manual)
+            XCTAssertEqual(created.metadata["portal_hold_token"], started.holdToken)
+            XCTAssertEqual(created.metadata["portal_client_id"], String(ann.clientID))
+            await assertEqual(try await server.walkUsage().held, 1)
+
+            try await server.stripe.payAsBrowser(paymentIntentID: started.paymentIntentId)
+            let booking = try await ann.finalize(started)
+
+            XCTAssertEqual(booking.clientId, ann.clientID)
+            XCTAssertEqual(booking.blockId, blockID)
+            XCTAssertEqual(booking.date, CheckoutTestServer.date)
+            XCTAssertEqual(booking.startTime, "09:00")
+            XCTAssertEqual(booking.endTime, "10:00")
+            XCTAssertEqual(booking.blockLabel, "Morning Run")
+            XCTAssertEqual(booking.amountCents, 1500)
+            XCTAssertEqual(booking.paymentIntentId, started.paymentIntentId)
+            XCTAssertEqual(booking.status, .confirmed)
+            XCTAssertEqual(booking.paymentState, .captured)
+
+            await assertEqual(try await ann.myBookings().map(\.bookingId), [booking.bookingId])
+            await assertEqual(try await server.adminBookings().map(\.bookingId), [booking.bookingId])
+            await assertEqual(try await server.paymentIntent(started.paymentIntentId).status, .succeeded)
+            let usage = try await server.walkUsage()
+            XCTAssertEqual([usage.booked, usage.held, usage.remaining], [1, 0, 4])
+            await assertEqual(try await ann.listBlocks().map(\.remaining), [4])
+            XCTAssertEqual(
+                try server.paymentEvents(started.paymentIntentId), ["payment.capture_queued", "payment.captured"])
+        }
+    }
+
+    func testFinalizingTwiceGivesOneBookingAndOneCapture() async throws {
+        try await CheckoutTestServer.with { server in
+            let blockID = try await server.seedMorningRun()
+            let ann = try await server.signUp("Ann")
+            let started = try await ann.startCheckout(block: blockID)
+            try await server.stripe.payAsBrowser(paymentIntentID: started.paymentIntentId)
+
+            let first = try await ann.finalize(started)
+            let second = try await ann.finalize(started)
+            async let third = ann.finalize(started)
+            async let fourth = ann.finalize(started)
+            let (a, b) = try await (third, fourth)
+
+            XCTAssertEqual(Set([first, second, a, b].map(\.bookingId)), [first.bookingId])
+            await assertEqual(try await server.adminBookings().count, 1)
+            XCTAssertEqual(try server.count("SELECT count(*) FROM outbox WHERE kind = 'capture'"), 1)
+            XCTAssertEqual(try server.paymentEvents(started.paymentIntentId).filter { $0 == "payment.captured" }.count, 1)
+            await assertEqual(try await server.paymentIntent(started.paymentIntentId).status, .succeeded)
+        }
+    }
+
+    func testStartCheckoutRetryReturnsTheSameHoldAndPaymentIntentAndAStalePriceIsRefused() async throws {
+        try await CheckoutTestServer.with { server in
+            let blockID = try await server.seedMorningRun(capacity: 5)
+            let ann = try await server.signUp("Ann")
+            await assertRPCError(.failedPrecondition, "PRICE_CHANGED") {
+                try await ann.startCheckout(block: blockID, expectedPrice: 1200)
+            }
+            await assertEqual(try await server.walkUsage().held, 0)
+
+            let first = try await ann.startCheckout(block: blockID)
+            let retry = try await ann.startCheckout(block: blockID, expectedPrice: nil)
+            XCTAssertEqual(retry.holdToken, first.holdToken)
+            XCTAssertEqual(retry.paymentIntentId, first.paymentIntentId)
+            XCTAssertEqual(retry.clientSecret, first.clientSecret)
+            await assertEqual(try await server.walkUsage().held, 1)
+        }
+    }
+
+    // MARK: Payments that are not (yet) good
+
+    func testADeclinedCardMakesNoBookingAndKeepsTheHoldForAnotherTry() async throws {
+        try await CheckoutTestServer.with { server in
+            let blockID = try await server.seedMorningRun()
+            let ann = try await server.signUp("Ann")
+            let started = try await ann.startCheckout(block: blockID)
+            do {
+                try await server.stripe.payAsBrowser(paymentIntentID: started.paymentIntentId, card: .declinedOnCharge)
+                XCTFail("the card should be declined")
+            } catch StripeError.cardError {}
+
+            await assertRPCError(.failedPrecondition, "PAYMENT_NOT_CONFIRMED") { try await ann.finalize(started) }
+            await assertTrue(try await ann.myBookings().isEmpty)
+            await assertTrue(try await server.adminBookings().isEmpty)
+            // The hold lives on and a retried StartCheckout gives the same one
+            // back, so the browser may pay again. (localstripe cannot re-pay a
+            // declined intent; real Stripe can — see docs/stripe.md. The 3-D
+            // Secure test below pays again on the same hold.)
+            await assertEqual(try await server.walkUsage().held, 1)
+            let again = try await ann.startCheckout(block: blockID)
+            XCTAssertEqual(again.paymentIntentId, started.paymentIntentId)
+            await assertEqual(try await server.paymentIntent(started.paymentIntentId).status, .requiresPaymentMethod)
+        }
+    }
+
+    func testThreeDSecureIsBookedOnceAuthenticated() async throws {
+        try await CheckoutTestServer.with { server in
+            let blockID = try await server.seedMorningRun()
+            let ann = try await server.signUp("Ann")
+            let started = try await ann.startCheckout(block: blockID)
+            let challenged = try await server.stripe.payAsBrowser(
+                paymentIntentID: started.paymentIntentId, card: .threeDSecure)
+            XCTAssertEqual(challenged.status, .requiresAction)
+            await assertRPCError(.failedPrecondition, "PAYMENT_NOT_CONFIRMED") { try await ann.finalize(started) }
+
+            try await server.stripe.authenticate(
+                paymentIntent: started.paymentIntentId, clientSecret: started.clientSecret, success: true)
+            let booking = try await ann.finalize(started)
+            XCTAssertEqual(booking.paymentState, .captured)
+            await assertEqual(try await server.paymentIntent(started.paymentIntentId).status, .succeeded)
+        }
+    }
+
+    func testAFailedThreeDSecureCanBePaidAgainOnTheSameHold() async throws {
+        try await CheckoutTestServer.with { server in
+            let blockID = try await server.seedMorningRun()
+            let ann = try await server.signUp("Ann")
+            let started = try await ann.startCheckout(block: blockID)
+            try await server.stripe.payAsBrowser(paymentIntentID: started.paymentIntentId, card: .threeDSecure)
+            try await server.stripe.authenticate(
+                paymentIntent: started.paymentIntentId, clientSecret: started.clientSecret, success: false)
+            await assertRPCError(.failedPrecondition, "PAYMENT_NOT_CONFIRMED") { try await ann.finalize(started) }
+            await assertTrue(try await server.adminBookings().isEmpty)
+
+            try await server.stripe.payAsBrowser(paymentIntentID: started.paymentIntentId, card: .visa)
+            let booking = try await ann.finalize(started)
+            XCTAssertEqual(booking.paymentIntentId, started.paymentIntentId)
+            await assertEqual(try await server.walkUsage().booked, 1)
+        }
+    }
+
+    // MARK: Payments that are not this hold's
+
+    func testFinalizeWithAnotherHoldsPaymentIntentIsRefusedAndWritesNothing() async throws {
+        try await CheckoutTestServer.with { server in
+            let blockID = try await server.seedMorningRun()
+            let ann = try await server.signUp("Ann")
+            let bob = try await server.signUp("Bob")
+            let annStarted = try await ann.startCheckout(block: blockID)
+            let bobStarted = try await bob.startCheckout(block: blockID)
+            try await server.stripe.payAsBrowser(paymentIntentID: bobStarted.paymentIntentId)
+
+            let before = try server.snapshot()
+            await assertRPCError(.failedPrecondition, "PAYMENT_MISMATCH") {
+                try await ann.finalize(holdToken: annStarted.holdToken, paymentIntent: bobStarted.paymentIntentId)
+            }
+            XCTAssertEqual(try server.snapshot(), before)
+            await assertEqual(try await server.paymentIntent(bobStarted.paymentIntentId).status, .requiresCapture)
+        }
+    }
+
+    func testFinalizeOfAnotherClientsHoldIsNotFoundAndWritesNothing() async throws {
+        try await CheckoutTestServer.with { server in
+            let blockID = try await server.seedMorningRun()
+            let ann = try await server.signUp("Ann")
+            let mallory = try await server.signUp("Mallory")
+            let started = try await ann.startCheckout(block: blockID)
+            try await server.stripe.payAsBrowser(paymentIntentID: started.paymentIntentId)
+
+            let before = try server.snapshot()
+            await assertRPCError(.notFound, "HOLD_NOT_FOUND") { try await mallory.finalize(started) }
+            await assertRPCError(.notFound, "HOLD_NOT_FOUND") { try await mallory.cancel(started) }
+            XCTAssertEqual(try server.snapshot(), before)
+            await assertEqual(try await server.paymentIntent(started.paymentIntentId).status, .requiresCapture)
+            await assertTrue(try await mallory.myBookings().isEmpty)
+        }
+    }
+
+    func testAPaymentIntentChangedToAnotherAmountIsRefusedAndWritesNothing() async throws {
+        try await CheckoutTestServer.with { server in
+            let blockID = try await server.seedMorningRun()
+            let ann = try await server.signUp("Ann")
+            let started = try await ann.startCheckout(block: blockID)
+            // Someone changes the amount at Stripe behind the service's back.
+            try await server.stripe.updateAmount(of: started.paymentIntentId, to: 100)
+            try await server.stripe.payAsBrowser(paymentIntentID: started.paymentIntentId)
+            await assertEqual(try await server.paymentIntent(started.paymentIntentId).amount, 100)
+
+            let before = try server.snapshot()
+            await assertRPCError(.failedPrecondition, "PAYMENT_MISMATCH") { try await ann.finalize(started) }
+            XCTAssertEqual(try server.snapshot(), before)
+            await assertTrue(try await server.adminBookings().isEmpty)
+        }
+    }
+
+    // MARK: Holds that expired
+
+    func testAPaymentAfterTheHoldExpiredIsBookedWhenThereIsRoom() async throws {
+        try await CheckoutTestServer.with { server in
+            let blockID = try await server.seedMorningRun(capacity: 1)
+            let ann = try await server.signUp("Ann")
+            let started = try await ann.startCheckout(block: blockID)
+            server.clock.advance(bySeconds: 601)
+            await assertEqual(try await server.walkUsage().held, 0, "an expired hold no longer counts")
+            try await server.stripe.payAsBrowser(paymentIntentID: started.paymentIntentId)
+
+            let booking = try await ann.finalize(started)
+            XCTAssertEqual(booking.paymentState, .captured)
+            let usage = try await server.walkUsage()
+            XCTAssertEqual([usage.booked, usage.remaining], [1, 0])
+        }
+    }
+
+    func testAPaymentAfterTheHoldExpiredAndTheRoomWentIsCancelledNotCharged() async throws {
+        try await CheckoutTestServer.with { server in
+            let blockID = try await server.seedMorningRun(capacity: 1)
+            let ann = try await server.signUp("Ann")
+            let bob = try await server.signUp("Bob")
+            let late = try await ann.startCheckout(block: blockID)
+            server.clock.advance(bySeconds: 601)
+            let bobs = try await bob.startCheckout(block: blockID)
+            try await server.stripe.payAsBrowser(paymentIntentID: bobs.paymentIntentId)
+            _ = try await bob.finalize(bobs)
+            try await server.stripe.payAsBrowser(paymentIntentID: late.paymentIntentId)
+
+            await assertRPCError(.failedPrecondition, "CAPACITY_GONE") { try await ann.finalize(late) }
+            await assertEqual(try await server.paymentIntent(late.paymentIntentId).status, .canceled)
+            await assertTrue(try await ann.myBookings().isEmpty)
+            // Asking again says the same and changes nothing.
+            await assertRPCError(.failedPrecondition, "CAPACITY_GONE") { try await ann.finalize(late) }
+            let usage = try await server.walkUsage()
+            XCTAssertEqual([usage.booked, usage.held, usage.remaining], [1, 0, 0])
+            XCTAssertEqual(try server.paymentEvents(late.paymentIntentId), ["payment.cancel_queued", "payment.canceled"])
+        }
+    }
+
+    // MARK: The sweeper
+
+    func testAHoldPaidButNeverFinalizedIsBookedByTheSweeper() async throws {
+        try await CheckoutTestServer.with { server in
+            let blockID = try await server.seedMorningRun()
+            let ann = try await server.signUp("Ann")
+            let started = try await ann.startCheckout(block: blockID)
+            try await server.stripe.payAsBrowser(paymentIntentID: started.paymentIntentId)
+            // The browser closes. Within the grace nothing happens.
+            server.clock.advance(bySeconds: 600 + 30)
+            var report = await server.sweeper.sweepOnce()
+            XCTAssertEqual(report.booked, 0)
+            server.clock.advance(bySeconds: 31)
+            report = await server.sweeper.sweepOnce()
+            XCTAssertEqual(report.booked, 1)
+
+            let bookings = try await ann.myBookings()
+            XCTAssertEqual(bookings.map(\.paymentIntentId), [started.paymentIntentId])
+            XCTAssertEqual(bookings.first?.paymentState, .captured)
+            await assertEqual(try await server.paymentIntent(started.paymentIntentId).status, .succeeded)
+            // The client coming back later gets the same booking.
+            await assertEqual(try await ann.finalize(started).bookingId, bookings.first?.bookingId)
+        }
+    }
+
+    func testAnAbandonedUnpaidHoldIsCancelledByTheSweeper() async throws {
+        try await CheckoutTestServer.with { server in
+            let blockID = try await server.seedMorningRun()
+            let ann = try await server.signUp("Ann")
+            let started = try await ann.startCheckout(block: blockID)
+            server.clock.advance(bySeconds: 600 + 61)
+            let report = await server.sweeper.sweepOnce()
+            XCTAssertEqual(report.released, 1)
+
+            await assertEqual(try await server.paymentIntent(started.paymentIntentId).status, .canceled)
+            await assertTrue(try await server.adminBookings().isEmpty)
+            await assertRPCError(.failedPrecondition, "HOLD_EXPIRED") { try await ann.finalize(started) }
+            XCTAssertEqual(try server.count("SELECT count(*) FROM holds WHERE state = 'expired'"), 1)
+        }
+    }
+
+    // MARK: Cancelling, outages, no provider
+
+    func testCancelCheckoutReleasesTheSlotAndCancelsThePayment() async throws {
+        try await CheckoutTestServer.with { server in
+            let blockID = try await server.seedMorningRun()
+            let ann = try await server.signUp("Ann")
+            let started = try await ann.startCheckout(block: blockID)
+            try await server.stripe.payAsBrowser(paymentIntentID: started.paymentIntentId)
+            try await ann.cancel(started)
+            try await ann.cancel(started)
+
+            await assertEqual(try await server.walkUsage().remaining, 5)
+            await assertEqual(try await server.paymentIntent(started.paymentIntentId).status, .canceled)
+            await assertRPCError(.failedPrecondition, "HOLD_CANCELLED") { try await ann.finalize(started) }
+        }
+    }
+
+    func testStripeUnreachableDuringStartCheckoutAnswersUnavailableAndTakesNoSlot() async throws {
+        let closedPort = try ClosedPort.make()
+        let unreachable = StripeClient(
+            secretKey: LocalStripe.secretKey,
+            configuration: .init(
+                baseURL: "http://127.0.0.1:\(closedPort)", connectTimeout: .seconds(1), requestTimeout: .seconds(2),
+                retry: .init(maxAttempts: 2, initialBackoff: .milliseconds(10), maxBackoff: .milliseconds(20))),
+            logger: .init(label: "test", factory: { _ in SwiftLogNoOpLogHandler() }))
+        try await CheckoutTestServer.with(gateway: unreachable) { server in
+            let blockID = try await server.seedMorningRun(capacity: 5)
+            let ann = try await server.signUp("Ann")
+            let before = try await server.walkUsage()
+
+            await assertRPCError(.unavailable, "PAYMENT_PROVIDER_UNAVAILABLE") {
+                try await ann.startCheckout(block: blockID)
+            }
+            let after = try await server.walkUsage()
+            XCTAssertEqual(after.remaining, before.remaining)
+            XCTAssertEqual(after.held, 0)
+            XCTAssertEqual(
+                try server.count(
+                    "SELECT count(*) FROM holds WHERE state = 'cancelled' AND end_reason = 'payment_provider_unavailable'"),
+                1)
+        }
+    }
+
+    func testTheSimulatedGatewayApprovesEveryCheckoutWithoutABrowser() async throws {
+        let simulated = SimulatedPaymentGateway(logger: .init(label: "test", factory: { _ in SwiftLogNoOpLogHandler() }))
+        XCTAssertNotNil(simulated.simulationWarning)
+        try await CheckoutTestServer.with(gateway: simulated) { server in
+            let blockID = try await server.seedMorningRun()
+            let ann = try await server.signUp("Ann")
+            let started = try await ann.startCheckout(block: blockID)
+            XCTAssertTrue(started.paymentIntentId.hasPrefix("pi_sim_"))
+            let booking = try await ann.finalize(started)
+            XCTAssertEqual(booking.paymentState, .captured)
+            await assertEqual(try await simulated.retrievePaymentIntent(id: started.paymentIntentId).status, .succeeded)
+        }
+    }
+
+    func testWithoutAPaymentProviderCheckoutAnswersPaymentsNotConfigured() async throws {
+        try await CheckoutTestServer.with(payments: false) { server in
+            let blockID = try await server.seedMorningRun()
+            let ann = try await server.signUp("Ann")
+            await assertRPCError(.failedPrecondition, "PAYMENTS_NOT_CONFIGURED") {
+                try await ann.startCheckout(block: blockID)
+            }
+            await assertEqual(try await server.walkUsage().held, 0)
+            await assertTrue(try await ann.myBookings().isEmpty)
+        }
+    }
+}

@@ -1,0 +1,203 @@
+import Foundation
+import PortalDomain
+import PortalStore
+import XCTest
+
+/// The checkout's transactions on a real SQLite file: attaching a payment,
+/// settling a paid hold (live, expired with room, expired without), cancelling,
+/// and the outbox rows each one queues.
+final class CheckoutStoreTests: XCTestCase {
+    private var fixture: StoreFixture!
+    private var block: TimetableBlock!
+
+    override func setUp() async throws {
+        fixture = try await StoreFixture.make()
+        try await fixture.service("walk", minutes: 60, price: 1500)
+        block = try await fixture.block("2025-10-08", "09:00", "12:00", "Morning Run")
+        try await fixture.capacity(block, "walk", 1)
+    }
+
+    override func tearDown() async throws {
+        await fixture.tearDown()
+    }
+
+    private func paidHold(_ client: ClientID, pi: String) async throws -> CapacityHold {
+        let hold = try await fixture.hold(client, block, "walk").hold
+        let attached = try await fixture.store.attachPayment(
+            pi, clientSecret: "\(pi)_secret_x", toHold: hold.token, of: client)
+        guard case .attached(let record) = attached else { throw XCTSkip("not attached: \(attached)") }
+        return record.hold
+    }
+
+    private func payment(_ pi: String, captured: Bool = false) -> VerifiedPayment {
+        VerifiedPayment(paymentIntentID: pi, amountCents: 1500, currency: "gbp", isCaptured: captured)
+    }
+
+    func testAttachingIsIdempotentAndKeepsTheClientSecret() async throws {
+        let client = try await fixture.client()
+        let hold = try await paidHold(client, pi: "pi_1")
+        let again = try await fixture.store.attachPayment(
+            "pi_1", clientSecret: "pi_1_secret_x", toHold: hold.token, of: client)
+        guard case .attached(let record) = again else { return XCTFail("\(again)") }
+        XCTAssertEqual(record.hold.paymentIntentID, "pi_1")
+        XCTAssertEqual(record.clientSecret, "pi_1_secret_x")
+        XCTAssertFalse(String(describing: record).contains("secret"))
+    }
+
+    func testASecondPaymentIntentForTheSameHoldIsCancelledNotAttached() async throws {
+        let client = try await fixture.client()
+        let hold = try await paidHold(client, pi: "pi_first")
+        let outcome = try await fixture.store.attachPayment(
+            "pi_second", clientSecret: "s", toHold: hold.token, of: client)
+        guard case .keptEarlier(let record, let cancel) = outcome else { return XCTFail("\(outcome)") }
+        XCTAssertEqual(record.hold.paymentIntentID, "pi_first")
+        XCTAssertEqual(cancel.kind, .cancel)
+        XCTAssertEqual(cancel.paymentIntentID, "pi_second")
+    }
+
+    func testSettlingALiveHoldBooksItQueuesOneCaptureAndIsIdempotent() async throws {
+        let client = try await fixture.client()
+        let hold = try await paidHold(client, pi: "pi_1")
+        let first = try await fixture.store.settlePaidHold(
+            hold.token, of: client, payment: payment("pi_1"), actor: "client")
+        guard case .booked(let booking, let capture?) = first else { return XCTFail("\(first)") }
+        XCTAssertEqual(booking.paymentState, .capturePending)
+        XCTAssertEqual(booking.blockLabel, "Morning Run")
+        XCTAssertEqual(booking.startTime.description, "09:00")
+        XCTAssertEqual(booking.endTime.description, "10:00")
+        XCTAssertEqual(capture.idempotencyKey, "portal-hold-\(hold.token.rawValue)-capture")
+
+        let second = try await fixture.store.settlePaidHold(
+            hold.token, of: client, payment: payment("pi_1"), actor: "client")
+        XCTAssertEqual(second, .alreadyBooked(booking))
+        let commands = try await fixture.store.paymentCommands(for: "pi_1")
+        XCTAssertEqual(commands.map(\.kind), [.capture])
+        let usage = try await fixture.usage(block, "walk")
+        XCTAssertEqual([usage.booked, usage.held, usage.remaining], [1, 0, 0])
+        XCTAssertEqual(try fixture.auditCount(event: "hold.converted"), 1)
+        XCTAssertEqual(try fixture.auditCount(event: "booking.created"), 1)
+    }
+
+    func testAnotherClientsHoldIsNotFound() async throws {
+        let owner = try await fixture.client("Owner")
+        let other = try await fixture.client("Other")
+        let hold = try await paidHold(owner, pi: "pi_1")
+        let before = try fixture.snapshot()
+        await assertPortalError(.notFound, .holdNotFound) {
+            try await self.fixture.store.settlePaidHold(
+                hold.token, of: other, payment: self.payment("pi_1"), actor: "client")
+        }
+        XCTAssertEqual(try fixture.snapshot(), before)
+    }
+
+    func testAPaymentOfAnotherAmountIsRefusedAndNothingIsWritten() async throws {
+        let client = try await fixture.client()
+        let hold = try await paidHold(client, pi: "pi_1")
+        let before = try fixture.snapshot()
+        await assertPortalError(.failedPrecondition, .paymentMismatch) {
+            try await self.fixture.store.settlePaidHold(
+                hold.token, of: client,
+                payment: VerifiedPayment(paymentIntentID: "pi_1", amountCents: 1, currency: "gbp", isCaptured: false),
+                actor: "client")
+        }
+        XCTAssertEqual(try fixture.snapshot(), before)
+    }
+
+    func testAnExpiredHoldIsBookedWhenThereIsStillRoom() async throws {
+        let client = try await fixture.client()
+        let hold = try await paidHold(client, pi: "pi_1")
+        fixture.clock.advance(bySeconds: fixture.holdLifetimeSeconds + 5)
+        let outcome = try await fixture.store.settlePaidHold(
+            hold.token, of: client, payment: payment("pi_1"), actor: "client")
+        guard case .booked = outcome else { return XCTFail("\(outcome)") }
+    }
+
+    func testAnExpiredHoldWhoseRoomWasTakenIsRefusedAndItsPaymentCancelled() async throws {
+        let client = try await fixture.client("Late")
+        let hold = try await paidHold(client, pi: "pi_late")
+        fixture.clock.advance(bySeconds: fixture.holdLifetimeSeconds + 5)
+        let other = try await fixture.client("Other")
+        _ = try await fixture.hold(other, block, "walk")
+
+        let outcome = try await fixture.store.settlePaidHold(
+            hold.token, of: client, payment: payment("pi_late"), actor: "client")
+        guard case .refused(.capacityGone, let cancel?) = outcome else { return XCTFail("\(outcome)") }
+        XCTAssertEqual(cancel.paymentIntentID, "pi_late")
+        XCTAssertEqual(cancel.kind, .cancel)
+        // A repeated call writes nothing more and says the same.
+        let again = try await fixture.store.settlePaidHold(
+            hold.token, of: client, payment: payment("pi_late"), actor: "client")
+        XCTAssertEqual(again, .closed(.expired, .capacityGone))
+        let bookings = try await fixture.store.bookings(of: client)
+        XCTAssertTrue(bookings.isEmpty)
+    }
+
+    func testCancellingReleasesTheSlotAndQueuesTheCancellationOnce() async throws {
+        let client = try await fixture.client()
+        let hold = try await paidHold(client, pi: "pi_1")
+        let first = try await fixture.store.cancelCheckout(hold.token, of: client)
+        guard case .cancelled(let cancel?) = first else { return XCTFail("\(first)") }
+        XCTAssertEqual(cancel.paymentIntentID, "pi_1")
+        let second = try await fixture.store.cancelCheckout(hold.token, of: client)
+        XCTAssertEqual(second, .alreadyEnded(.cancelled, .cancelledByClient))
+        let usage = try await fixture.usage(block, "walk")
+        XCTAssertEqual(usage.remaining, 1)
+        let commands = try await fixture.store.paymentCommands(for: "pi_1")
+        XCTAssertEqual(commands.count, 1)
+    }
+
+    func testTheOutboxClaimsEachRowOnceAndCompletingMovesTheBookingToCaptured() async throws {
+        let client = try await fixture.client()
+        let hold = try await paidHold(client, pi: "pi_1")
+        let settled = try await fixture.store.settlePaidHold(
+            hold.token, of: client, payment: payment("pi_1"), actor: "client")
+        guard case .booked(_, let capture?) = settled else { return XCTFail("\(settled)") }
+
+        let claimed = try await fixture.store.claimPaymentCommand(capture.id, leaseSeconds: 60)
+        XCTAssertEqual(claimed?.attempts, 1)
+        let stolen = try await fixture.store.claimPaymentCommand(capture.id, leaseSeconds: 60)
+        XCTAssertNil(stolen, "a claimed row is not due until its lease runs out")
+        let due = try await fixture.store.pendingPaymentCommands(dueOnly: true)
+        XCTAssertTrue(due.isEmpty)
+
+        let completed = try await fixture.store.completePaymentCommand(capture.id, result: .captured)
+        XCTAssertTrue(completed)
+        let completedAgain = try await fixture.store.completePaymentCommand(capture.id, result: .captured)
+        XCTAssertFalse(completedAgain)
+        let bookings = try await fixture.store.bookings(of: client)
+        XCTAssertEqual(bookings.map(\.paymentState), [.captured])
+        XCTAssertEqual(try fixture.auditCount(event: "payment.captured"), 1)
+        XCTAssertEqual(try fixture.auditCount(event: "booking.payment_captured"), 1)
+    }
+
+    func testTheSweepersListHasOnlyPaidHoldsPastTheGrace() async throws {
+        let client = try await fixture.client()
+        _ = try await paidHold(client, pi: "pi_1")
+        var waiting = try await fixture.store.holdsAwaitingSettlement(graceSeconds: 60)
+        XCTAssertTrue(waiting.isEmpty)
+        fixture.clock.advance(bySeconds: fixture.holdLifetimeSeconds + 30)
+        waiting = try await fixture.store.holdsAwaitingSettlement(graceSeconds: 60)
+        XCTAssertTrue(waiting.isEmpty, "still within the grace")
+        fixture.clock.advance(bySeconds: 31)
+        waiting = try await fixture.store.holdsAwaitingSettlement(graceSeconds: 60)
+        XCTAssertEqual(waiting.map(\.hold.paymentIntentID), ["pi_1"])
+    }
+
+    func testStartUpRepairReleasesHoldsLeftWithoutAPaymentIntentByAnEarlierRun() async throws {
+        let client = try await fixture.client()
+        let interrupted = try await fixture.hold(client, block, "walk").hold
+        let startedAt = fixture.clock.now.adding(seconds: 1)
+        fixture.clock.advance(bySeconds: 2)
+        let other = try await fixture.client("Other")
+        try await fixture.capacity(block, "walk", 2)
+        _ = try await fixture.hold(other, block, "walk")
+
+        let released = try await fixture.store.releaseInterruptedCheckouts(takenBefore: startedAt)
+        XCTAssertEqual(released, 1)
+        let record = try await fixture.store.checkoutHold(interrupted.token, of: client)
+        XCTAssertEqual(record.hold.state, .cancelled)
+        XCTAssertEqual(record.endReason, .interrupted)
+        let usage = try await fixture.usage(block, "walk")
+        XCTAssertEqual(usage.held, 1, "the hold taken after the start stays")
+    }
+}
