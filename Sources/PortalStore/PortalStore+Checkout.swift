@@ -68,7 +68,7 @@ extension PortalStore {
     public func attachPayment(
         _ paymentIntentID: String, clientSecret: String, toHold token: HoldToken, of client: ClientID
     ) async throws -> PaymentAttachment {
-        try await write { db, now in
+        try await write(changes: .availability) { db, now in
             let found = try Self.findCheckoutHold(db, token, of: client)
             guard let record = found, record.hold.isActive(at: now) else {
                 let cancel = try Self.enqueue(
@@ -106,7 +106,7 @@ extension PortalStore {
     public func releaseUnpaidHold(_ token: HoldToken, of client: ClientID, reason: HoldEndReason)
         async throws -> Bool
     {
-        try await write { db, now in
+        try await write(changes: .availability) { db, now in
             guard let record = try Self.findCheckoutHold(db, token, of: client),
                 record.hold.state == .active, record.hold.paymentIntentID == nil
             else { return false }
@@ -123,7 +123,7 @@ extension PortalStore {
     /// anyone and cannot be paid.) Returns how many were released.
     @discardableResult
     public func releaseInterruptedCheckouts(takenBefore instant: Instant) async throws -> Int {
-        try await write { db, now in
+        try await write(changes: .availability) { db, now in
             let tokens = try db.rows(
                 """
                 SELECT token FROM holds
@@ -166,7 +166,7 @@ extension PortalStore {
     public func settlePaidHold(
         _ token: HoldToken, of client: ClientID?, payment: VerifiedPayment, actor: String
     ) async throws -> HoldSettlement {
-        try await write { [calendar] db, now in
+        try await write(changes: .availability) { [calendar] db, now in
             let record = try Self.loadCheckoutHold(db, token, of: client)
             let hold = record.hold
             guard hold.paymentIntentID == payment.paymentIntentID,
@@ -270,7 +270,7 @@ extension PortalStore {
     public func expireUnpaidHold(_ token: HoldToken, reason: HoldEndReason = .expiredUnpaid)
         async throws -> PaymentCommand?
     {
-        try await write { db, now in
+        try await write(changes: .availability) { db, now in
             let record = try Self.loadCheckoutHold(db, token, of: nil)
             guard record.hold.state == .active else { return nil }
             try Self.endHold(db, token, state: .expired, reason: reason, now: now)
@@ -293,7 +293,7 @@ extension PortalStore {
     public func cancelCheckout(_ token: HoldToken, of client: ClientID) async throws
         -> CheckoutCancellation
     {
-        try await write { db, now in
+        try await write(changes: .availability) { db, now in
             let record = try Self.loadCheckoutHold(db, token, of: client)
             switch record.hold.state {
             case .converted:

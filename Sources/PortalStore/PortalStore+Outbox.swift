@@ -56,7 +56,8 @@ extension PortalStore {
     public func claimPaymentCommand(_ id: Int64, leaseSeconds: Int64, evenIfNotDue: Bool = false)
         async throws -> PaymentCommand?
     {
-        try await write { db, now in
+        // Outbox rows and payment states only: nothing a cache shows.
+        try await write(changes: []) { db, now in
             try db.run(
                 """
                 UPDATE outbox SET attempts = attempts + 1, next_attempt_at = ?1
@@ -78,7 +79,8 @@ extension PortalStore {
     /// already done is left as it is (returns false).
     @discardableResult
     public func completePaymentCommand(_ id: Int64, result: PaymentCommandResult) async throws -> Bool {
-        try await write { db, now in
+        // Outbox rows and payment states only: nothing a cache shows.
+        try await write(changes: []) { db, now in
             let command = try Self.paymentCommand(db, id)
             guard command.doneAt == nil else { return false }
             let note: String?
@@ -128,7 +130,8 @@ extension PortalStore {
     /// Schedules the next attempt of a row that failed, keeping its key;
     /// `error` is a short description for operators (never a secret).
     public func retryPaymentCommandLater(_ id: Int64, afterSeconds delay: Int64, error: String) async throws {
-        try await write { db, now in
+        // Outbox rows and payment states only: nothing a cache shows.
+        try await write(changes: []) { db, now in
             try db.run(
                 """
                 UPDATE outbox SET next_attempt_at = ?1, last_error = ?2
