@@ -84,3 +84,44 @@ extension ProtoDecodingError {
             message: "Request payload could not be decoded: \(self).", details: details)
     }
 }
+
+extension ByteBuffer {
+    /// Writes one frame holding the OK `ResponseEnvelope` of request `id`
+    /// with `payload` (an encoded response message), encoded straight into
+    /// the buffer: no envelope value, no C struct, no intermediate array.
+    ///
+    /// The bytes are exactly protobuf-c's encoding of
+    /// `ResponseEnvelope(id: id, payload: payload)`: `id` (field 1, left out
+    /// when 0), an empty `status` (field 2, length 0 — OK with no reason),
+    /// then `payload` (field 3, left out when empty).
+    public mutating func writeOKResponseFrame(id: UInt64, payload: [UInt8]) {
+        var bodyLength = 2
+        if id != 0 { bodyLength += 1 + Self.varintLength(id) }
+        if !payload.isEmpty { bodyLength += 1 + Self.varintLength(UInt64(payload.count)) + payload.count }
+        reserveCapacity(minimumWritableBytes: 4 + bodyLength)
+        writeInteger(UInt32(bodyLength), endianness: .big)
+        if id != 0 {
+            writeInteger(UInt8(0x08))  // field 1, varint
+            writeVarint(id)
+        }
+        writeInteger(UInt16(0x1200), endianness: .big)  // field 2, length-delimited, 0 bytes
+        if !payload.isEmpty {
+            writeInteger(UInt8(0x1A))  // field 3, length-delimited
+            writeVarint(UInt64(payload.count))
+            writeBytes(payload)
+        }
+    }
+
+    private static func varintLength(_ value: UInt64) -> Int {
+        value == 0 ? 1 : (64 - value.leadingZeroBitCount + 6) / 7
+    }
+
+    private mutating func writeVarint(_ value: UInt64) {
+        var rest = value
+        while rest >= 0x80 {
+            writeInteger(UInt8(truncatingIfNeeded: rest) | 0x80)
+            rest >>= 7
+        }
+        writeInteger(UInt8(rest))
+    }
+}

@@ -246,7 +246,7 @@ package final class ConnectionHandler: ChannelDuplexHandler {
     private func write(id: UInt64, outcome: CallOutcome) {
         switch outcome {
         case .success(let payload):
-            outbound.writeFrame(ResponseEnvelope(id: id, payload: payload))
+            outbound.writeOKResponseFrame(id: id, payload: payload)
         case .failure(let error):
             write(id: id, error: error)
         }
