@@ -23,7 +23,7 @@ struct BenchFixture: Sendable {
 /// bookings and live holds (where the server offers checkout).
 enum BenchSeeder {
     static let services: [(code: String, minutes: Int32, price: Int64, capacity: Int32)] = [
-        ("walk", 60, 1_500, 12), ("daycare", 480, 4_000, 20), ("training", 45, 3_000, 6),
+        ("walk", 60, 1_500, 10_000), ("daycare", 480, 4_000, 10_000), ("training", 45, 3_000, 10_000),
     ]
 
     static func seed(

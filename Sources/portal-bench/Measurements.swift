@@ -108,7 +108,8 @@ struct RunReport {
         if tally.closedConnections > 0 { errors.append("connections closed by the server \(tally.closedConnections)") }
         print("  errors       \(errors.isEmpty ? "none" : errors.joined(separator: ", "))")
         if let before = serverBefore, let after = serverAfter {
-            print("  server       RSS \(mebibytes(after.residentBytes)) MiB (peak \(mebibytes(after.peakResidentBytes)) MiB), CPU \(format(ProcessSample.cpuPercent(from: before, to: after), 0)) %")
+            let cpuMicroseconds = (after.cpuSeconds - before.cpuSeconds) * 1e6 / Double(max(1, tally.responses))
+            print("  server       RSS \(mebibytes(after.residentBytes)) MiB (peak \(mebibytes(after.peakResidentBytes)) MiB), CPU \(format(ProcessSample.cpuPercent(from: before, to: after), 0)) %, \(format(cpuMicroseconds, 2)) us CPU per answer")
         }
         print("  generator    CPU \(format(generatorCPUPercent, 0)) %")
     }
@@ -128,6 +129,9 @@ struct RunReport {
         if let before = serverBefore, let after = serverAfter {
             fields.append("rss_mib=\(mebibytes(after.residentBytes))")
             fields.append("server_cpu=\(format(ProcessSample.cpuPercent(from: before, to: after), 0))")
+            // Server CPU time per answer: what the machine's other load disturbs least.
+            let cpuMicroseconds = (after.cpuSeconds - before.cpuSeconds) * 1e6 / Double(max(1, tally.responses))
+            fields.append("server_cpu_us=\(format(cpuMicroseconds, 2))")
         }
         print("RESULT " + fields.joined(separator: " "))
     }

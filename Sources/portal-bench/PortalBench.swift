@@ -18,7 +18,8 @@ struct PortalBench: AsyncParsableCommand {
 
             --mode raw (the default) sends frames encoded before the run from one thread over \
             raw non-blocking sockets, reading only each answer's id and status code, so that the \
-            generator is not what is measured. --mode client drives the same load through \
+            generator is not what is measured (the checkout scenarios encode each request, since \
+            FinalizeCheckout carries what StartCheckout answered). --mode client drives the same load through \
             PortalClient (typed calls, async/await) instead.
 
             list-blocks seeds a day of 10 blocks x 3 services through the admin API (reused when \
@@ -103,8 +104,10 @@ struct PortalBench: AsyncParsableCommand {
         var fixture: BenchFixture?
         if scenario.needsFixture {
             let key = try resolveAdminKey()
+            // Checkout slots each need their own (client, block, service): 30 per client.
+            let needed = scenario == .listBlocks ? clients : max(clients, (connections * inFlight + 29) / 30)
             let seeded = try await BenchSeeder.seed(
-                host: host, port: port, adminKey: key, date: date, clients: clients,
+                host: host, port: port, adminKey: key, date: date, clients: needed,
                 bookings: bookings, holds: holds)
             print("fixture: \(seeded.date), \(seeded.blockIDs.count) blocks x \(seeded.services.count) services, \(seeded.sessionTokens.count) sessions, \(seeded.bookings) bookings, \(seeded.holds) live holds")
             fixture = seeded
@@ -141,7 +144,7 @@ struct PortalBench: AsyncParsableCommand {
         var all: [RawConnection] = []
         for index in 0..<connections {
             let fd = try connectLoopback(host: host, port: port)
-            let slots = try prebuiltSlots(
+            let slots = try rawSlots(
                 scenario: scenario, connection: index, inFlight: inFlight, frames: frames, fixture: fixture)
             all.append(RawConnection(fd: fd, slots: slots))
         }

@@ -1,0 +1,44 @@
+#!/usr/bin/env bash
+# A/B of two builds of portald within one run, as docs/performance.md asks:
+#
+#   scripts/bench-ab.sh DIR_A DIR_B "health:4x64 list-blocks:4x64 ..." [SECONDS] [REPS]
+#
+# DIR_A and DIR_B each hold a portald and a portal-bench (e.g. a copy of
+# .build-release/release before and after a change). For each repetition it
+# runs A then B, each on a fresh temporary database and a free loopback port,
+# every scenario for SECONDS (default 5) after 1 s of warm-up, and prints the
+# RESULT lines labelled A or B. Compare medians, and the server's CPU per
+# request (server_cpu_us), which the machine's other load disturbs least.
+set -euo pipefail
+a="$1"; b="$2"; runs="$3"; seconds="${4:-5}"; reps="${5:-3}"
+
+one() {  # $1 = bin dir, $2 = label
+  local bin="$1" label="$2" tmp port key pid
+  tmp="$(mktemp -d)"
+  port="$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()')"
+  key="$(od -An -tx1 -N16 /dev/urandom | tr -d ' \n')"
+  local extra=()
+  if "$bin/portald" --help 2>&1 | grep -q -- '--payments'; then extra+=(--payments simulated); fi
+  ulimit -n 8192 2>/dev/null || true
+  "$bin/portald" --listen "127.0.0.1:$port" --db "$tmp/portal.sqlite" --admin-key "$key" \
+    --log-level error "${extra[@]}" 2>"$tmp/portald.log" &
+  pid=$!
+  for _ in $(seq 1 100); do
+    "$bin/portal-bench" health --port "$port" -c 1 -k 1 --duration 0.05 --warmup 0 >/dev/null 2>&1 && break
+    sleep 0.1
+  done
+  for run in $runs; do
+    local scenario="${run%%:*}" ck="${run#*:}"
+    "$bin/portal-bench" "$scenario" --port "$port" -c "${ck%x*}" -k "${ck#*x}" --duration "$seconds" \
+      --warmup 1 --server-pid "$pid" --admin-key "$key" --machine-readable \
+      | grep '^RESULT' | sed "s/^RESULT/RESULT build=$label/" || true
+  done
+  kill -TERM "$pid"
+  wait "$pid" || true
+  rm -rf "$tmp"
+}
+
+for rep in $(seq 1 "$reps"); do
+  one "$a" A
+  one "$b" B
+done
