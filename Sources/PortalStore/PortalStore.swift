@@ -61,10 +61,10 @@ public final class PortalStore: Sendable {
 
     /// Advanced after every committed write that may change what
     /// ``availableBlocks(on:for:)`` answers (see ``AvailabilitySnapshot``).
-    public let availabilityGeneration = StoreGeneration()
+    public let availabilityGeneration: StoreGeneration
     /// Advanced after every committed write that may change whether a
     /// session authenticates (logout, disabled or removed logins, …).
-    public let sessionsGeneration = StoreGeneration()
+    public let sessionsGeneration: StoreGeneration
 
     let logger: Logger
     let writer: WriterLane
@@ -72,8 +72,11 @@ public final class PortalStore: Sendable {
 
     private init(
         configuration: Configuration, calendar: BusinessCalendar, clock: any WallClock,
-        logger: Logger, writer: WriterLane, readers: ReaderPool
+        logger: Logger, writer: WriterLane, readers: ReaderPool,
+        availabilityGeneration: StoreGeneration, sessionsGeneration: StoreGeneration
     ) {
+        self.availabilityGeneration = availabilityGeneration
+        self.sessionsGeneration = sessionsGeneration
         self.configuration = configuration
         self.calendar = calendar
         self.clock = clock
@@ -118,10 +121,17 @@ public final class PortalStore: Sendable {
                 "path": "\(configuration.path)", "schema": "\(Migrations.latestVersion)",
                 "readers": "\(configuration.readerCount)", "time_zone": "\(calendar.identifier)",
             ])
+        let availabilityGeneration = StoreGeneration()
+        let sessionsGeneration = StoreGeneration()
         return PortalStore(
             configuration: configuration, calendar: calendar, clock: clock, logger: logger,
-            writer: WriterLane(connection: writerConnection),
-            readers: ReaderPool(connections: readerConnections))
+            writer: WriterLane(connection: writerConnection, onCommit: { changes in
+                // After the commit, before any writer is answered.
+                if changes.contains(.availability) { availabilityGeneration.advance() }
+                if changes.contains(.sessions) { sessionsGeneration.advance() }
+            }),
+            readers: ReaderPool(connections: readerConnections),
+            availabilityGeneration: availabilityGeneration, sessionsGeneration: sessionsGeneration)
     }
 
     /// Finishes the writes already queued, then closes every connection.

@@ -21,43 +21,158 @@ final class CancellationFlag: Sendable {
 /// The single writer: one connection and one serial queue, so writes are
 /// serialised in this process without any thread ever blocking on another
 /// writer; `BEGIN IMMEDIATE` serialises them against other processes.
+///
+/// **Group commit.** With `synchronous = FULL` every commit waits for an
+/// fsync of the WAL, which caps one-transaction-per-write at a few hundred
+/// writes a second. So the writes that queue up while one transaction runs
+/// are run together in the next: one `BEGIN IMMEDIATE`, each write in its
+/// own savepoint (a write that fails or whose caller gave up is rolled back
+/// to its savepoint alone), one `COMMIT` and one fsync. No caller is
+/// answered before that commit is durable, so "answered" still means
+/// "committed and on disk" for every write; each write still sees the ones
+/// before it, under the same write lock, so every capacity re-count holds.
 final class WriterLane: Sendable {
-    private let queue = DispatchQueue(label: "portal.store.writer", qos: .userInitiated)
-    private let connection: Locked<SQLiteConnection?>
-
-    init(connection: SQLiteConnection) {
-        self.connection = Locked(connection)
+    /// One write waiting for its turn.
+    private struct Job: Sendable {
+        /// Runs the caller's work and keeps its result (inside a savepoint).
+        let run: @Sendable (SQLiteConnection) throws -> Void
+        /// Answers the caller: the kept result, or the error.
+        let finish: @Sendable ((any Error)?) -> Void
+        let flag: CancellationFlag
+        let changes: StoreChanges
     }
 
-    /// Runs `work` on the writer queue with the writer connection.
+    private struct Pending {
+        var jobs: [Job] = []
+        var draining = false
+    }
+
+    /// The most writes one transaction carries.
+    static let maximumGroup = 128
+
+    private let queue = DispatchQueue(label: "portal.store.writer", qos: .userInitiated)
+    private let connection: Locked<SQLiteConnection?>
+    private let pending = Locked(Pending())
+    private let onCommit: @Sendable (StoreChanges) -> Void
+
+    /// A lane over `connection`; `onCommit` runs after every commit that
+    /// changed rows, with what the committed writes said they may change,
+    /// before any of their callers is answered.
+    init(connection: SQLiteConnection, onCommit: @escaping @Sendable (StoreChanges) -> Void = { _ in }) {
+        self.connection = Locked(connection)
+        self.onCommit = onCommit
+    }
+
+    /// Runs `work` on the writer connection inside a `BEGIN IMMEDIATE`
+    /// transaction (possibly shared with other writes, each in its own
+    /// savepoint) and answers once that transaction has committed.
     ///
-    /// `work` receives a closure that says whether the caller gave up; the
-    /// store's transactions check it before committing.
+    /// `work` receives a closure that says whether the caller gave up; if it
+    /// did by the time `work` returns, the write is rolled back and the call
+    /// throws `CancellationError`.
     func perform<T: Sendable>(
+        changes: StoreChanges,
         _ work: @escaping @Sendable (SQLiteConnection, _ shouldAbort: @escaping () -> Bool) throws -> T
     ) async throws -> T {
         try Task.checkCancellation()
         let flag = CancellationFlag()
         return try await withTaskCancellationHandler {
-            try await withCheckedThrowingContinuation { continuation in
-                queue.async { [connection] in
-                    guard !flag.isCancelled else {
-                        continuation.resume(throwing: CancellationError())
-                        return
-                    }
-                    // The queue is serial, so only this job uses the connection.
-                    guard let db = connection.withLock({ $0 }) else {
-                        continuation.resume(throwing: PortalError.storeClosed)
-                        return
-                    }
-                    continuation.resume(
-                        with: Result { try work(db, { flag.isCancelled }) }
-                            .mapError { PortalError.surfacing($0) })
+            try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<T, any Error>) in
+                let result = Locked<T?>(nil)
+                let job = Job(
+                    run: { db in
+                        let value = try work(db, { flag.isCancelled })
+                        result.withLock { $0 = value }
+                    },
+                    finish: { error in
+                        if let error {
+                            continuation.resume(throwing: PortalError.surfacing(error))
+                        } else {
+                            continuation.resume(returning: result.withLock { $0! })
+                        }
+                    },
+                    flag: flag, changes: changes)
+                let startDrain = pending.withLock { pending in
+                    pending.jobs.append(job)
+                    defer { pending.draining = true }
+                    return !pending.draining
                 }
+                if startDrain { queue.async { self.drain() } }
             }
         } onCancel: {
             flag.cancel()
         }
+    }
+
+    /// Runs groups of queued writes until none is left (on the queue).
+    private func drain() {
+        while true {
+            let group: [Job] = pending.withLock { pending in
+                let count = min(pending.jobs.count, Self.maximumGroup)
+                let group = Array(pending.jobs.prefix(count))
+                pending.jobs.removeFirst(count)
+                if group.isEmpty { pending.draining = false }
+                return group
+            }
+            if group.isEmpty { return }
+            runGroup(group)
+        }
+    }
+
+    private func runGroup(_ group: [Job]) {
+        // The queue is serial, so only this job uses the connection.
+        guard let db = connection.withLock({ $0 }) else {
+            for job in group { job.finish(PortalError.storeClosed) }
+            return
+        }
+        var runnable: [Job] = []
+        for job in group {
+            if job.flag.isCancelled { job.finish(CancellationError()) } else { runnable.append(job) }
+        }
+        if runnable.isEmpty { return }
+        do {
+            try db.run("BEGIN IMMEDIATE")
+        } catch {
+            for job in runnable { job.finish(error) }
+            return
+        }
+        var succeeded: [Job] = []
+        var changes: StoreChanges = []
+        for (index, job) in runnable.enumerated() {
+            let changedBefore = db.totalChanges
+            do {
+                try db.run("SAVEPOINT portal_write")
+                try job.run(db)
+                if job.flag.isCancelled { throw CancellationError() }
+                try db.run("RELEASE portal_write")
+                succeeded.append(job)
+                if db.totalChanges != changedBefore { changes.formUnion(job.changes) }
+            } catch {
+                if db.isInTransaction {
+                    // Only this write is undone; the group carries on.
+                    try? db.run("ROLLBACK TO portal_write")
+                    try? db.run("RELEASE portal_write")
+                    job.finish(error)
+                    continue
+                }
+                // SQLite rolled the whole transaction back (I/O error, full
+                // disk, …): this write fails; the others, which lost their
+                // writes with it, run again in the next group.
+                job.finish(error)
+                let again = succeeded + runnable[(index + 1)...]
+                pending.withLock { $0.jobs.insert(contentsOf: again, at: 0) }
+                return
+            }
+        }
+        do {
+            try db.run("COMMIT")
+        } catch {
+            db.rollbackIfInTransaction()
+            for job in succeeded { job.finish(error) }
+            return
+        }
+        if !changes.isEmpty { onCommit(changes) }
+        for job in succeeded { job.finish(nil) }
     }
 
     /// Closes the connection after every job queued before this call.

@@ -175,6 +175,16 @@ package final class SQLiteConnection: @unchecked Sendable {
         handle.map { sqlite3_total_changes64($0) } ?? 0
     }
 
+    /// Whether a transaction is open on this connection.
+    package var isInTransaction: Bool {
+        handle.map { sqlite3_get_autocommit($0) == 0 } ?? false
+    }
+
+    /// Rolls back the open transaction, if any.
+    package func rollbackIfInTransaction() {
+        rollbackIfNeeded()
+    }
+
     /// Rows changed by the last INSERT, UPDATE or DELETE.
     package var changes: Int {
         handle.map { Int(sqlite3_changes($0)) } ?? 0
