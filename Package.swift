@@ -18,6 +18,7 @@ let package = Package(
         .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
         .package(url: "https://github.com/apple/swift-crypto", from: "4.5.2"),
         .package(url: "https://github.com/HdrHistogram/hdrhistogram-swift", from: "0.2.0"),
+        .package(url: "https://github.com/apple/swift-atomics", from: "1.2.0"),
     ],
     targets: [
         // MARK: C libraries
@@ -80,6 +81,8 @@ let package = Package(
             dependencies: [
                 "PortalDomain",
                 "CSQLite",
+                // Lock-free reads of the cache generations on the event loops.
+                .product(name: "Atomics", package: "swift-atomics"),
                 .product(name: "Logging", package: "swift-log"),
                 // SHA-256 of session tokens; scrypt / PBKDF2 for passwords.
                 .product(name: "Crypto", package: "swift-crypto"),

@@ -1,4 +1,11 @@
+import Atomics
 import PortalDomain
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
 
 /// What a committed write may have changed, for the in-memory caches in front
 /// of the store. A write names what it touches; the default is everything.
@@ -21,16 +28,17 @@ package struct StoreChanges: OptionSet, Sendable {
 /// A cached value records the generation read *before* the read that
 /// produced it; it is current only while the counter still has that value.
 /// A write that commits while the read runs advances the counter, so the
-/// value is refused as stale even though it was produced afterwards.
+/// value is refused as stale even though it was produced afterwards. Reads
+/// are lock-free: every cached answer on an event loop reads it.
 public final class StoreGeneration: Sendable {
-    private let value = Locked<UInt64>(0)
+    private let value = ManagedAtomic<UInt64>(0)
 
     package init() {}
 
     /// The current generation.
-    public var current: UInt64 { value.withLock { $0 } }
+    public var current: UInt64 { value.load(ordering: .acquiring) }
 
-    func advance() { value.withLock { $0 &+= 1 } }
+    func advance() { value.wrappingIncrement(ordering: .acquiringAndReleasing) }
 }
 
 /// A bounded map of values derived from the store, each tagged with the
@@ -38,11 +46,15 @@ public final class StoreGeneration: Sendable {
 /// which time alone does not change it (the earliest hold expiry, a
 /// session's end). Thread-safe; never blocks on I/O.
 ///
-/// Its methods are inlinable so that each use is specialised for its key and
-/// value types: unspecialised generic code looks its metadata up at run time
-/// on every call, which cost more than the lookup itself on the `ListBlocks`
-/// fast path.
-package final class GenerationCache<Key: Hashable & Sendable, Value: Sendable>: Sendable {
+/// Values are published in one map under a lock and copied into a map of
+/// each reading thread's own (a POSIX thread-specific value), so that the
+/// event loops answer hits without a shared lock: with two event loops on
+/// one mutex, the futex alone cost more than the lookup. Its methods are
+/// inlinable so that each use is specialised for its key and value types
+/// (unspecialised generic code looks metadata up at run time on every call).
+package final class GenerationCache<Key: Hashable & Sendable, Value: Sendable>: @unchecked Sendable {
+    // @unchecked: `shared` is behind its lock; each `ThreadShard` is only
+    // ever reached through the thread-specific key of the thread that made it.
     @usableFromInline
     struct Entry {
         @usableFromInline var value: Value
@@ -55,26 +67,59 @@ package final class GenerationCache<Key: Hashable & Sendable, Value: Sendable>: 
             self.generation = generation
             self.validUntil = validUntil
         }
+
+        @inlinable
+        func isCurrent(generation: UInt64, now: Int64) -> Bool {
+            self.generation == generation && now < validUntil
+        }
     }
 
-    @usableFromInline let entries = Locked<[Key: Entry]>([:])
-    @usableFromInline let limit: Int
+    /// One thread's copy of the entries it has read.
+    @usableFromInline
+    final class ThreadShard {
+        @usableFromInline var entries: [Key: Entry] = [:]
+        @inlinable init() {}
+    }
 
-    /// A cache of at most `limit` entries; when full, it starts over (the
-    /// keys in use come back at once, the stray ones stay out).
+    @usableFromInline let shared = Locked<[Key: Entry]>([:])
+    @usableFromInline let limit: Int
+    @usableFromInline let threadKey: pthread_key_t?
+
+    /// A cache of at most `limit` entries (per thread and shared); when
+    /// full, it starts over (the keys in use come back at once, the stray
+    /// ones stay out).
     package init(limit: Int) {
         self.limit = limit
+        var key = pthread_key_t()
+        let created = pthread_key_create(&key) { shard in
+            if let shard { Unmanaged<AnyObject>.fromOpaque(shard).release() }
+        }
+        self.threadKey = created == 0 ? key : nil
+    }
+
+    deinit {
+        // Shards of threads still running stay allocated (a few entries
+        // each); only tests create and drop caches.
+        if let threadKey { pthread_key_delete(threadKey) }
     }
 
     /// The value for `key` if it was read at `generation` and `now` (Unix
     /// seconds) is before its bound.
     @inlinable
     package func value(for key: Key, generation: UInt64, now: Int64) -> Value? {
-        entries.withLock { entries in
-            guard let entry = entries[key], entry.generation == generation, now < entry.validUntil
-            else { return nil }
+        let shard = threadShard()
+        if let shard, let entry = shard.entries[key], entry.isCurrent(generation: generation, now: now) {
             return entry.value
         }
+        guard let entry = shared.withLock({ $0[key] }), entry.isCurrent(generation: generation, now: now)
+        else { return nil }
+        if let shard {
+            if shard.entries[key] == nil, shard.entries.count >= limit {
+                shard.entries.removeAll(keepingCapacity: true)
+            }
+            shard.entries[key] = entry
+        }
+        return entry.value
     }
 
     /// Keeps `value`, read at `generation` and unchanged by time alone until
@@ -83,18 +128,28 @@ package final class GenerationCache<Key: Hashable & Sendable, Value: Sendable>: 
     @inlinable
     package func insert(_ value: Value, for key: Key, generation: UInt64, validUntil: Int64) {
         let limit = self.limit
-        entries.withLock { entries in
+        shared.withLock { entries in
             if let kept = entries[key], kept.generation > generation { return }
             if entries[key] == nil, entries.count >= limit { entries.removeAll(keepingCapacity: true) }
             entries[key] = Entry(value: value, generation: generation, validUntil: validUntil)
         }
     }
 
-    /// Forgets everything.
-    package func removeAll() {
-        entries.withLock { $0.removeAll() }
+    /// This thread's shard, made on first use; `nil` if the system had no
+    /// thread-specific key left (then every lookup takes the lock).
+    @inlinable
+    func threadShard() -> ThreadShard? {
+        guard let threadKey else { return nil }
+        if let existing = pthread_getspecific(threadKey) {
+            return Unmanaged<ThreadShard>.fromOpaque(existing).takeUnretainedValue()
+        }
+        let shard = ThreadShard()
+        guard pthread_setspecific(threadKey, Unmanaged.passRetained(shard).toOpaque()) == 0 else {
+            return nil
+        }
+        return shard
     }
 
-    /// The number of entries kept (for tests).
-    package var count: Int { entries.withLock { $0.count } }
+    /// The number of entries published (for tests).
+    package var count: Int { shared.withLock { $0.count } }
 }
