@@ -97,6 +97,7 @@ struct PortaldCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
+        MemoryTuning.apply()
         let configuration = try resolve(environment: ProcessInfo.processInfo.environment)
         let logLevel = configuration.logLevel
         LoggingSystem.bootstrap { label in
