@@ -74,16 +74,24 @@ public struct Authenticator: Sendable {
     /// Whether `token` equals one of the admin keys. Every key is compared in
     /// full whatever the outcome, so timing does not reveal how much matched.
     func isAdminKey(_ token: String) -> Bool {
-        let candidate = Array(token.utf8)
-        var matched = false
-        for key in adminKeys {
-            matched = Self.constantTimeEquals(candidate, key) || matched
+        var token = token
+        return token.withUTF8 { candidate in
+            var matched = false
+            for key in adminKeys {
+                matched = key.withUnsafeBufferPointer { Self.constantTimeEquals(candidate, $0) } || matched
+            }
+            return matched
         }
-        return matched
     }
 
     /// Compares two byte strings in time that depends only on their lengths.
     static func constantTimeEquals(_ a: [UInt8], _ b: [UInt8]) -> Bool {
+        a.withUnsafeBufferPointer { a in b.withUnsafeBufferPointer { b in constantTimeEquals(a, b) } }
+    }
+
+    /// Compares two byte strings in time that depends only on their lengths
+    /// (no copy of either: this runs on every portal call).
+    static func constantTimeEquals(_ a: UnsafeBufferPointer<UInt8>, _ b: UnsafeBufferPointer<UInt8>) -> Bool {
         var difference = UInt64(a.count ^ b.count)
         let length = max(a.count, b.count)
         for index in 0..<length {

@@ -3,13 +3,6 @@ import PortalMessages
 import PortalServer
 import PortalStore
 
-/// The key of a kept `ListBlocks` answer: the request's fields as sent (an
-/// answer is only kept for fields that validated).
-struct ListBlocksKey: Hashable, Sendable {
-    let date: String
-    let serviceCode: String
-}
-
 /// The timetable methods: services, blocks, capacities, days (Admin), and the
 /// client's view of a day (`Portal/ListBlocks`).
 struct TimetableAPI: Sendable {
@@ -101,13 +94,14 @@ struct TimetableAPI: Sendable {
         // the event loop from encoded answers kept per (date, service) while
         // the store says they are current (no write since, no counted hold
         // expired); a miss reads the store and keeps the answer.
-        let answers = GenerationCache<ListBlocksKey, EncodedResponse>(limit: 4096)
+        let answers = GenerationCache<AvailabilityKey, [UInt8]>(limit: 4096)
         router.registerPortal(
             PortalMethods.listBlocks, authenticator: authenticator,
             inline: { request, _, _ in
                 answers.value(
-                    for: ListBlocksKey(date: request.date, serviceCode: request.serviceCode),
-                    generation: store.availabilityGeneration.current, now: store.clock.now.unixSeconds)
+                    for: AvailabilityKey(date: request.date, serviceCode: request.serviceCode),
+                    generation: store.availabilityGeneration.current, now: store.clock.now.unixSeconds
+                ).map(EncodedResponse.init(encoded:))
             },
             handler: { request, _, _ in
                 let snapshot = try await store.availabilitySnapshot(
@@ -115,8 +109,8 @@ struct TimetableAPI: Sendable {
                 let response = ListBlocksResponse(
                     blocks: snapshot.blocks.map(PortalMessages.AvailableBlock.init))
                 answers.insert(
-                    EncodedResponse(response),
-                    for: ListBlocksKey(date: request.date, serviceCode: request.serviceCode),
+                    response.serializedBytes(),
+                    for: AvailabilityKey(date: request.date, serviceCode: request.serviceCode),
                     generation: snapshot.generation, validUntil: snapshot.validUntil?.unixSeconds ?? .max)
                 return response
             })

@@ -106,6 +106,8 @@ package final class GenerationCache<Key: Hashable & Sendable, Value: Sendable>: 
     /// The value for `key` if it was read at `generation` and `now` (Unix
     /// seconds) is before its bound.
     @inlinable
+    @_specialize(exported: true, where Key == AvailabilityKey, Value == [UInt8])
+    @_specialize(exported: true, where Key == String, Value == ClientID)
     package func value(for key: Key, generation: UInt64, now: Int64) -> Value? {
         let shard = threadShard()
         if let shard, let entry = shard.entries[key], entry.isCurrent(generation: generation, now: now) {
@@ -126,6 +128,8 @@ package final class GenerationCache<Key: Hashable & Sendable, Value: Sendable>: 
     /// `validUntil` (Unix seconds). A value read at an older generation than
     /// the one kept is dropped.
     @inlinable
+    @_specialize(exported: true, where Key == AvailabilityKey, Value == [UInt8])
+    @_specialize(exported: true, where Key == String, Value == ClientID)
     package func insert(_ value: Value, for key: Key, generation: UInt64, validUntil: Int64) {
         let limit = self.limit
         shared.withLock { entries in
@@ -152,4 +156,16 @@ package final class GenerationCache<Key: Hashable & Sendable, Value: Sendable>: 
 
     /// The number of entries published (for tests).
     package var count: Int { shared.withLock { $0.count } }
+}
+
+/// The key of a kept `ListBlocks` answer: the request's fields as sent (an
+/// answer is only kept for fields that validated).
+package struct AvailabilityKey: Hashable, Sendable {
+    package let date: String
+    package let serviceCode: String
+
+    package init(date: String, serviceCode: String) {
+        self.date = date
+        self.serviceCode = serviceCode
+    }
 }
