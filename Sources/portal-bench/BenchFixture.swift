@@ -114,8 +114,9 @@ enum BenchSeeder {
 
     /// Takes holds (StartCheckout) and turns some into bookings
     /// (FinalizeCheckout, which needs `portald --payments simulated`).
-    /// Servers without checkout answer UNIMPLEMENTED: the day then has
-    /// neither, and the fixture says so.
+    /// Servers without checkout answer UNIMPLEMENTED (or, without a payment
+    /// provider, PAYMENTS_NOT_CONFIGURED): the day then has neither, and the
+    /// fixture says so.
     private static func seedCheckouts(
         _ client: PortalClient, sessions: [String], blocks: [Int64], holds holdCount: Int,
         bookings bookingCount: Int
@@ -132,8 +133,11 @@ enum BenchSeeder {
                     PortalMethods.startCheckout,
                     StartCheckoutRequest(serviceCode: service, blockId: block), credentials: session)
             } catch {
-                // A server without checkout: the day has no holds or bookings.
-                if error.code == .unimplemented { return (holds, bookings) }
+                // A server without checkout (or without a payment provider):
+                // the day has no holds or bookings.
+                if error.code == .unimplemented || error.reason.rawValue == "PAYMENTS_NOT_CONFIGURED" {
+                    return (holds, bookings)
+                }
                 throw error
             }
             if index < bookingCount {
