@@ -48,8 +48,10 @@ for r in rows:
         f"{ms(r['p50_us'])} | {ms(r['p99_us'])} | {ms(r['p999_us'])} | {r['errors']} | "
         f"{r.get('rss_mib', '?')} MiB | {r.get('server_cpu', '?')} % | {r['gen_cpu']} % |")
 if idle:
-    lines += ["", f"Idle connections: {idle['c']} add {idle['added_mib']} MiB of server RSS "
-              f"({idle['rss_before_mib']} → {idle['rss_after_mib']} MiB)."]
+    lines += ["", f"Idle connections (on the fresh server, before the matrix): {idle['c']} add "
+              f"{idle['added_mib']} MiB of server RSS ({idle['rss_before_mib']} → {idle['rss_after_mib']} MiB). "
+              "Server RSS in the table is read at the end of each run, the runs one after the other "
+              "on one server."]
 lines.append("<!-- bench:end -->")
 block = "\n".join(lines) + "\n"
 
