@@ -226,10 +226,17 @@ public final class Checkout: Sendable {
             guard let capture else { return booking }
             // Committed: from here on nothing may fail the call. The capture
             // is in the outbox; this is only its first attempt.
-            if await runner.attempt(capture) == .done(.captured) {
+            switch await runner.attempt(capture) {
+            case .done(.captured):
                 return (try? await store.booking(madeFrom: token)) ?? booking
+            case .notClaimed:
+                // The outbox worker claimed the row at the same moment; its
+                // capture is one Stripe call away, so wait a little for it
+                // rather than answer capture_pending for a capture in flight.
+                return await bookingOnceCaptured(token, orElse: booking)
+            case .done, .retryLater:
+                return booking
             }
-            return booking
         case .alreadyBooked(let booking):
             return booking
         case .refused(let reason, let cancel):
@@ -241,6 +248,18 @@ public final class Checkout: Sendable {
         case .closed(_, let reason):
             throw (reason ?? .expiredUnpaid).finalizeRefusal ?? Self.holdEnded
         }
+    }
+
+    /// The booking made from `token` once its capture is recorded, polling
+    /// for at most two seconds; `fallback` (capture pending) after that.
+    private func bookingOnceCaptured(_ token: HoldToken, orElse fallback: Booking) async -> Booking {
+        for _ in 0..<40 {
+            if let booking = try? await store.booking(madeFrom: token), booking.paymentState != .capturePending {
+                return booking
+            }
+            do { try await Task.sleep(for: .milliseconds(50)) } catch { break }
+        }
+        return fallback
     }
 
     // MARK: CancelCheckout
