@@ -22,10 +22,13 @@ public struct CheckoutStart: Hashable, Sendable, CustomStringConvertible {
 /// money rule — the use case between the RPC methods, the store and the
 /// payment provider.
 ///
-/// - ``start(for:service:block:expectedPriceCents:)`` takes a hold (or
-///   returns the client's live one) and creates its PaymentIntent (manual
-///   capture, the server's price, metadata naming the hold, an idempotency
-///   key derived from the hold), recording it on the hold before answering.
+/// - ``start(for:service:block:expectedPriceCents:)`` checks on a snapshot,
+///   creates the PaymentIntent (manual capture, the server's price,
+///   metadata naming the hold, an idempotency key derived from the hold)
+///   and takes the hold with it in one write — or, when the slot is
+///   contested, takes the hold first and attaches the PaymentIntent after
+///   (a retry returns the client's live hold); always recorded before
+///   answering.
 /// - ``finalize(for:holdToken:paymentIntentID:)`` verifies the payment with
 ///   the provider, books in one transaction that re-checks capacity and
 ///   queues the capture, then captures.
@@ -50,6 +53,7 @@ public final class Checkout: Sendable {
     /// Grace, intervals, backoff.
     public let configuration: Configuration
     let runner: PaymentCommandRunner
+    private let startsInFlight = StartsInFlight()
     private let logger: Logger
 
     /// A checkout over `store` and `gateway`.
@@ -85,14 +89,14 @@ public final class Checkout: Sendable {
     ///   `PRICE_CHANGED` when `expectedPriceCents` is not the server's price
     ///   (`details.price_cents`); `PRICE_NOT_PAYABLE` for a free service;
     ///   unavailable / `PAYMENT_PROVIDER_UNAVAILABLE` when the provider cannot
-    ///   be reached — the hold is released, no slot stays taken.
+    ///   be reached — no slot stays taken.
     public func start(
         for client: ClientID, service code: ServiceCode, block: BlockID, expectedPriceCents: Int64?
     ) async throws -> CheckoutStart {
         warnIfSimulated()
         let service = try await store.service(code)
         if let expectedPriceCents, expectedPriceCents != service.priceCents {
-            throw Self.priceChanged(service.priceCents)
+            throw PortalError.priceChanged(service.priceCents)
         }
         guard service.priceCents > 0 else {
             throw PortalError.failedPrecondition(
@@ -100,12 +104,89 @@ public final class Checkout: Sendable {
                 details: ["service_code": code.rawValue])
         }
 
+        // Ask first, writing nothing: a full block, a bad request or a retry
+        // never costs a call to the payment provider.
+        let contest = StartKey(block: block, service: code)
+        startsInFlight.enter(contest)
+        defer { startsInFlight.leave(contest) }
+        switch try await store.checkoutPrecheck(for: client, block: block, service: code) {
+        case .existing(let record):
+            if let expectedPriceCents, record.hold.amountCents != expectedPriceCents {
+                throw PortalError.priceChanged(record.hold.amountCents)
+            }
+            if let id = record.hold.paymentIntentID, let secret = record.clientSecret {
+                return CheckoutStart(hold: record.hold, paymentIntentID: id, clientSecret: secret)
+            }
+            // A live hold without a payment (taken by `createHold`): pay for that one.
+            return try await startHoldFirst(for: client, service: code, block: block, expectedPriceCents: expectedPriceCents)
+        case .available(let remaining):
+            // Uncontested (no more starts in flight here than free slots):
+            // the PaymentIntent first, then the hold with it in one write.
+            // Contested: the hold first, so that the starts that lose the
+            // race never cost a PaymentIntent.
+            guard startsInFlight.count(contest) <= remaining else {
+                return try await startHoldFirst(
+                    for: client, service: code, block: block, expectedPriceCents: expectedPriceCents)
+            }
+            return try await startInOneWrite(for: client, service: service, block: block)
+        }
+    }
+
+    /// `StartCheckout` when a slot is not contested: the PaymentIntent, then
+    /// one write that takes the hold with it (or queues its cancellation).
+    private func startInOneWrite(for client: ClientID, service: ServiceDefaults, block: BlockID)
+        async throws -> CheckoutStart
+    {
+        let code = service.code
+        let token = HoldToken.generate()
+        let intent: PaymentIntent
+        do {
+            intent = try await gateway.createPaymentIntent(
+                amountCents: Int(service.priceCents), currency: service.currency,
+                metadata: CheckoutMetadata.of(token, client: client, block: block, service: code),
+                idempotencyKey: PaymentCommand.idempotencyKey(forHold: token, operation: "create"))
+        } catch {
+            if error is CancellationError { throw error }
+            logger.warning(
+                "Could not create the PaymentIntent; nothing was held",
+                metadata: ["block_id": "\(block)", "service_code": "\(code)", "error": "\(error)"])
+            throw PortalError.paymentProviderUnavailable
+        }
+
+        // The checks again under the write lock, then the hold with its
+        // PaymentIntent — or the PaymentIntent's cancellation.
+        switch try await store.createPaidHold(
+            token, for: client, block: block, service: code, amountCents: service.priceCents,
+            paymentIntentID: intent.id, clientSecret: intent.clientSecret)
+        {
+        case .held(let record):
+            logStarted(record.hold, paymentIntentID: intent.id)
+            return CheckoutStart(hold: record.hold, paymentIntentID: intent.id, clientSecret: intent.clientSecret)
+        case .keptEarlier(let record, let cancel):
+            await runner.attempt(cancel)
+            guard let id = record.hold.paymentIntentID, let secret = record.clientSecret else {
+                throw PortalError.paymentProviderUnavailable
+            }
+            return CheckoutStart(hold: record.hold, paymentIntentID: id, clientSecret: secret)
+        case .refused(let refusal, let cancel):
+            await runner.attempt(cancel)
+            throw refusal
+        }
+    }
+
+    /// `StartCheckout` when a slot is contested (or a hold without a payment
+    /// exists): the hold first — the losers of the race are refused before
+    /// any PaymentIntent exists — then the PaymentIntent, then a second
+    /// write that attaches it.
+    private func startHoldFirst(
+        for client: ClientID, service code: ServiceCode, block: BlockID, expectedPriceCents: Int64?
+    ) async throws -> CheckoutStart {
         let outcome = try await store.createHold(for: client, block: block, service: code)
         let token = outcome.hold.token
         if !outcome.isNew {
             let record = try await store.checkoutHold(token, of: client)
             if let expectedPriceCents, record.hold.amountCents != expectedPriceCents {
-                throw Self.priceChanged(record.hold.amountCents)
+                throw PortalError.priceChanged(record.hold.amountCents)
             }
             if let id = record.hold.paymentIntentID, let secret = record.clientSecret {
                 return CheckoutStart(hold: record.hold, paymentIntentID: id, clientSecret: secret)
@@ -113,14 +194,14 @@ public final class Checkout: Sendable {
         } else if let expectedPriceCents, outcome.hold.amountCents != expectedPriceCents {
             // The price changed between the check and the hold.
             try await store.releaseUnpaidHold(token, of: client, reason: .priceChanged)
-            throw Self.priceChanged(outcome.hold.amountCents)
+            throw PortalError.priceChanged(outcome.hold.amountCents)
         }
 
         let intent: PaymentIntent
         do {
             intent = try await gateway.createPaymentIntent(
                 amountCents: Int(outcome.hold.amountCents), currency: outcome.hold.currency,
-                metadata: CheckoutMetadata.of(outcome.hold),
+                metadata: CheckoutMetadata.of(token, client: client, block: block, service: code),
                 idempotencyKey: PaymentCommand.idempotencyKey(forHold: token, operation: "create"))
         } catch {
             logger.warning(
@@ -140,12 +221,7 @@ public final class Checkout: Sendable {
             intent.id, clientSecret: intent.clientSecret, toHold: token, of: client)
         {
         case .attached(let record):
-            logger.info(
-                "Checkout started",
-                metadata: [
-                    "block_id": "\(block)", "service_code": "\(code)", "client_id": "\(client)",
-                    "payment_intent": "\(intent.id)", "expires_at": "\(record.hold.expiresAt)",
-                ])
+            logStarted(record.hold, paymentIntentID: intent.id)
             return CheckoutStart(hold: record.hold, paymentIntentID: intent.id, clientSecret: intent.clientSecret)
         case .keptEarlier(let record, let cancel):
             await runner.attempt(cancel)
@@ -158,6 +234,15 @@ public final class Checkout: Sendable {
             throw PortalError.failedPrecondition(
                 .holdExpired, "The hold ended before its payment was ready; start again.")
         }
+    }
+
+    private func logStarted(_ hold: CapacityHold, paymentIntentID: String) {
+        logger.info(
+            "Checkout started",
+            metadata: [
+                "block_id": "\(hold.block)", "service_code": "\(hold.service)", "client_id": "\(hold.client)",
+                "payment_intent": "\(paymentIntentID)", "expires_at": "\(hold.expiresAt)",
+            ])
     }
 
     // MARK: FinalizeCheckout
@@ -212,7 +297,9 @@ public final class Checkout: Sendable {
     func settle(_ token: HoldToken, of client: ClientID?, payment: VerifiedPayment, actor: String)
         async throws -> Booking
     {
-        let settlement = try await store.settlePaidHold(token, of: client, payment: payment, actor: actor)
+        let settlement = try await store.settlePaidHold(
+            token, of: client, payment: payment, actor: actor,
+            claimingCaptureForSeconds: configuration.outboxLeaseSeconds)
         switch settlement {
         case .booked(let booking, let capture):
             configuration.faults.bookingCommitted()
@@ -225,16 +312,14 @@ public final class Checkout: Sendable {
                 ])
             guard let capture else { return booking }
             // Committed: from here on nothing may fail the call. The capture
-            // is in the outbox; this is only its first attempt.
-            switch await runner.attempt(capture) {
+            // is in the outbox, claimed for this first attempt; the outbox
+            // worker retries it if this attempt does not finish.
+            switch await runner.attempt(claimed: capture) {
             case .done(.captured):
-                return (try? await store.booking(madeFrom: token)) ?? booking
-            case .notClaimed:
-                // The outbox worker claimed the row at the same moment; its
-                // capture is one Stripe call away, so wait a little for it
-                // rather than answer capture_pending for a capture in flight.
-                return await bookingOnceCaptured(token, orElse: booking)
-            case .done, .retryLater:
+                return booking.with(paymentState: .captured)
+            case .done(.canceled):
+                return booking.with(paymentState: .canceled)
+            case .done, .notClaimed, .retryLater:
                 return booking
             }
         case .alreadyBooked(let booking):
@@ -248,18 +333,6 @@ public final class Checkout: Sendable {
         case .closed(_, let reason):
             throw (reason ?? .expiredUnpaid).finalizeRefusal ?? Self.holdEnded
         }
-    }
-
-    /// The booking made from `token` once its capture is recorded, polling
-    /// for at most two seconds; `fallback` (capture pending) after that.
-    private func bookingOnceCaptured(_ token: HoldToken, orElse fallback: Booking) async -> Booking {
-        for _ in 0..<40 {
-            if let booking = try? await store.booking(madeFrom: token), booking.paymentState != .capturePending {
-                return booking
-            }
-            do { try await Task.sleep(for: .milliseconds(50)) } catch { break }
-        }
-        return fallback
     }
 
     // MARK: CancelCheckout
@@ -295,12 +368,6 @@ public final class Checkout: Sendable {
                 .invalidPaymentIntentID, "The PaymentIntent id is not one Stripe issues (pi_…).",
                 field: "payment_intent_id")
         }
-    }
-
-    private static func priceChanged(_ price: Int64) -> PortalError {
-        .failedPrecondition(
-            .priceChanged, "The price has changed; it is now \(price) minor units.",
-            details: ["price_cents": String(price)])
     }
 
     private static let holdEnded = PortalError.failedPrecondition(.holdExpired, "This hold has ended.")

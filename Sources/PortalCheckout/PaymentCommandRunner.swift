@@ -46,7 +46,13 @@ struct PaymentCommandRunner: Sendable {
             logger.warning("Could not claim a payment call", metadata: metadata(command, error: error))
             return .retryLater
         }
+        return await attempt(claimed: claimed)
+    }
 
+    /// Makes one attempt at a row the caller has already claimed (written
+    /// claimed in the transaction that queued it), never throwing.
+    @discardableResult
+    func attempt(claimed: PaymentCommand) async -> Outcome {
         let result: PaymentCommandResult?
         do {
             let intent: PaymentIntent

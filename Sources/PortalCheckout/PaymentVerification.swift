@@ -12,11 +12,14 @@ public enum CheckoutMetadata {
     /// The service held (for people reading Stripe's dashboard).
     public static let serviceCode = "portal_service_code"
 
-    /// The metadata of a hold's PaymentIntent.
-    static func of(_ hold: CapacityHold) -> [String: String] {
+    /// The metadata of the PaymentIntent for the hold `token` (created
+    /// before the hold itself, which then takes that token).
+    static func of(_ token: HoldToken, client: ClientID, block: BlockID, service: ServiceCode)
+        -> [String: String]
+    {
         [
-            holdToken: hold.token.rawValue, clientID: String(hold.client.rawValue),
-            blockID: String(hold.block.rawValue), serviceCode: hold.service.rawValue,
+            holdToken: token.rawValue, clientID: String(client.rawValue),
+            blockID: String(block.rawValue), serviceCode: service.rawValue,
         ]
     }
 }

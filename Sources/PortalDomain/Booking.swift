@@ -85,6 +85,15 @@ public struct Booking: Hashable, Sendable, Identifiable {
 
     /// Length of the booking in minutes.
     public var durationMinutes: Int { span.end - span.start }
+
+    /// The same booking in another payment state.
+    public func with(paymentState: PaymentState) -> Booking {
+        Booking(
+            id: id, client: client, service: service, block: block, date: date, startTime: startTime,
+            durationMinutes: durationMinutes, blockLabel: blockLabel, amountCents: amountCents,
+            currency: currency, paymentIntentID: paymentIntentID, status: status,
+            paymentState: paymentState, createdAt: createdAt)
+    }
 }
 
 /// A customer of the business.

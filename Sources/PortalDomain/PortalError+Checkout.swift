@@ -34,3 +34,13 @@ extension PortalError.Reason {
     /// digits, underscores); invalidArgument.
     public static let invalidPaymentIntentID: PortalError.Reason = "INVALID_PAYMENT_INTENT_ID"
 }
+
+extension PortalError {
+    /// `PRICE_CHANGED`: the price is now `price` minor units
+    /// (`details.price_cents`).
+    public static func priceChanged(_ price: Int64) -> PortalError {
+        .failedPrecondition(
+            .priceChanged, "The price has changed; it is now \(price) minor units.",
+            details: ["price_cents": String(price)])
+    }
+}

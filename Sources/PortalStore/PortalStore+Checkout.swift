@@ -22,6 +22,31 @@ public enum CheckoutCancellation: Hashable, Sendable {
     case alreadyEnded(HoldState, HoldEndReason?)
 }
 
+/// What ``PortalStore/checkoutPrecheck(for:block:service:)`` found.
+public enum CheckoutPrecheck: Hashable, Sendable {
+    /// The client's live hold on this block and service (a retried
+    /// `StartCheckout`), with its checkout details.
+    case existing(CheckoutHold)
+    /// A slot is free at the moment (`remaining` of them, at least one);
+    /// the hold's own transaction checks again.
+    case available(remaining: Int)
+}
+
+/// What ``PortalStore/createPaidHold(_:for:block:service:amountCents:paymentIntentID:clientSecret:)`` did.
+public enum PaidHoldOutcome: Hashable, Sendable {
+    /// The hold now exists and names the PaymentIntent (a new hold, or the
+    /// client's live hold that had none).
+    case held(CheckoutHold)
+    /// The client's live hold on this block and service already names
+    /// another PaymentIntent (a concurrent retry won): it is returned as it
+    /// is, and the new PaymentIntent's cancellation was queued.
+    case keptEarlier(CheckoutHold, cancel: PaymentCommand)
+    /// No hold could be taken (the checks' refusal: capacity full, block
+    /// started, overlap, price changed, …); the new PaymentIntent's
+    /// cancellation was queued and committed, nothing else was written.
+    case refused(PortalError, cancel: PaymentCommand)
+}
+
 extension PortalStore {
     // MARK: Reading
 
@@ -59,6 +84,100 @@ extension PortalStore {
 
     // MARK: StartCheckout
 
+    /// The checks of ``createHold(for:block:service:)`` on a snapshot,
+    /// writing nothing: `StartCheckout` asks before it creates a
+    /// PaymentIntent, so that a full block or a bad request never costs a
+    /// call to the payment provider.
+    ///
+    /// - Throws: ``PortalError``: the refusals of ``createHold(for:block:service:)``.
+    public func checkoutPrecheck(for client: ClientID, block: BlockID, service code: ServiceCode)
+        async throws -> CheckoutPrecheck
+    {
+        try await read { [calendar] db, now in
+            switch try Self.checkHold(db, for: client, block: block, service: code, now: now, calendar: calendar) {
+            case .existing(let hold): return .existing(try Self.loadCheckoutHold(db, hold.token, of: client))
+            case .room(let room): return .available(remaining: room.remaining)
+            }
+        }
+    }
+
+    /// Takes a hold already paid for by a PaymentIntent created for it
+    /// (`StartCheckout`'s one write): the checks and the count of
+    /// ``createHold(for:block:service:)`` under the write lock, then the hold
+    /// with its PaymentIntent and client secret, in one transaction.
+    ///
+    /// The PaymentIntent was created before this call, for `amountCents` and
+    /// with `token` in its metadata. Whenever it cannot be used — a refusal,
+    /// a price that changed since (`PRICE_CHANGED`, `details.price_cents`),
+    /// a live hold of the client that already names another PaymentIntent —
+    /// its cancellation is queued in the same transaction, which then
+    /// commits: the provider is never left with a payable intent nobody will
+    /// book.
+    ///
+    /// - Throws: only what is not a refusal (SQLite, cancellation): then
+    ///   nothing was written.
+    public func createPaidHold(
+        _ token: HoldToken, for client: ClientID, block: BlockID, service code: ServiceCode,
+        amountCents: Int64, paymentIntentID: String, clientSecret: String
+    ) async throws -> PaidHoldOutcome {
+        let lifetime = configuration.holdLifetimeSeconds
+        return try await write(changes: .availability) { [calendar] db, now in
+            func cancelled(_ why: String) throws -> PaymentCommand {
+                try Self.enqueue(
+                    db, .cancel, paymentIntentID: paymentIntentID,
+                    key: PaymentCommand.idempotencyKey(forOrphan: paymentIntentID), now: now, why: why
+                ).command
+            }
+            let check: HoldCheck
+            do {
+                check = try Self.checkHold(db, for: client, block: block, service: code, now: now, calendar: calendar)
+            } catch let refusal as PortalError {
+                return .refused(refusal, cancel: try cancelled(refusal.reason.rawValue))
+            }
+            switch check {
+            case .existing(let existing):
+                let (record, holdID) = try Self.loadCheckoutHoldRow(db, existing.token, of: client)
+                if let earlier = record.hold.paymentIntentID, earlier != paymentIntentID {
+                    return .keptEarlier(record, cancel: try cancelled("a concurrent retry attached another PaymentIntent"))
+                }
+                guard record.hold.paymentIntentID == nil else { return .held(record) }
+                guard record.hold.amountCents == amountCents else {
+                    return .refused(
+                        PortalError.priceChanged(record.hold.amountCents), cancel: try cancelled("price changed"))
+                }
+                // A hold taken without a payment (createHold): this one pays for it.
+                try Self.attach(db, paymentIntentID, clientSecret: clientSecret, toHold: holdID, now: now)
+                return .held(try Self.loadCheckoutHold(db, existing.token, of: client))
+            case .room(let room):
+                guard room.service.priceCents == amountCents else {
+                    return .refused(
+                        PortalError.priceChanged(room.service.priceCents), cancel: try cancelled("price changed"))
+                }
+                let hold = try Self.insertHold(
+                    db, token, for: client, room: room, lifetime: lifetime, now: now,
+                    payment: (paymentIntentID, clientSecret))
+                return .held(CheckoutHold(hold: hold, clientSecret: clientSecret, endReason: nil))
+            }
+        }
+    }
+
+    /// Records a PaymentIntent on an active hold that has none, with its audit entry.
+    static func attach(
+        _ db: SQLiteConnection, _ paymentIntentID: String, clientSecret: String, toHold holdID: Int64,
+        now: Instant
+    ) throws {
+        try db.run(
+            """
+            UPDATE holds SET payment_intent_id = ?1, client_secret = ?2, updated_at = ?3
+            WHERE hold_id = ?4 AND state = 'active' AND payment_intent_id IS NULL
+            """,
+            [.text(paymentIntentID), .text(clientSecret), .integer(now.unixSeconds), .integer(holdID)])
+        guard db.changes == 1 else { throw StoredDataError(what: "hold payment") }
+        try AuditLog.append(
+            db, entity: "hold", id: holdID, event: "hold.payment_attached", at: now,
+            ["payment_intent_id": .text(paymentIntentID)])
+    }
+
     /// Records the PaymentIntent created for a hold, before `StartCheckout`
     /// answers. One transaction; idempotent for the same PaymentIntent.
     ///
@@ -69,32 +188,25 @@ extension PortalStore {
         _ paymentIntentID: String, clientSecret: String, toHold token: HoldToken, of client: ClientID
     ) async throws -> PaymentAttachment {
         try await write(changes: .availability) { db, now in
-            let found = try Self.findCheckoutHold(db, token, of: client)
-            guard let record = found, record.hold.isActive(at: now) else {
+            let found = try Self.findCheckoutHoldRow(db, token, of: client)
+            guard let (record, holdID) = found, record.hold.isActive(at: now) else {
                 let cancel = try Self.enqueue(
                     db, .cancel, paymentIntentID: paymentIntentID,
                     key: PaymentCommand.idempotencyKey(forOrphan: paymentIntentID), now: now,
-                    why: "hold ended before its payment was attached")
-                return .holdEnded(found, cancel: cancel)
+                    why: "hold ended before its payment was attached"
+                ).command
+                return .holdEnded(found?.record, cancel: cancel)
             }
             if let existing = record.hold.paymentIntentID {
                 if existing == paymentIntentID { return .attached(record) }
                 let cancel = try Self.enqueue(
                     db, .cancel, paymentIntentID: paymentIntentID,
                     key: PaymentCommand.idempotencyKey(forOrphan: paymentIntentID), now: now,
-                    why: "a concurrent retry attached another PaymentIntent")
+                    why: "a concurrent retry attached another PaymentIntent"
+                ).command
                 return .keptEarlier(record, cancel: cancel)
             }
-            try db.run(
-                """
-                UPDATE holds SET payment_intent_id = ?1, client_secret = ?2, updated_at = ?3
-                WHERE token = ?4 AND state = 'active' AND payment_intent_id IS NULL
-                """,
-                [.text(paymentIntentID), .text(clientSecret), .integer(now.unixSeconds), .text(token.rawValue)])
-            let holdID = try Self.holdID(db, token)
-            try AuditLog.append(
-                db, entity: "hold", id: holdID, event: "hold.payment_attached", at: now,
-                ["payment_intent_id": .text(paymentIntentID)])
+            try Self.attach(db, paymentIntentID, clientSecret: clientSecret, toHold: holdID, now: now)
             return .attached(try Self.loadCheckoutHold(db, token, of: client))
         }
     }
@@ -107,10 +219,10 @@ extension PortalStore {
         async throws -> Bool
     {
         try await write(changes: .availability) { db, now in
-            guard let record = try Self.findCheckoutHold(db, token, of: client),
+            guard let (record, holdID) = try Self.findCheckoutHoldRow(db, token, of: client),
                 record.hold.state == .active, record.hold.paymentIntentID == nil
             else { return false }
-            try Self.endHold(db, token, state: .cancelled, reason: reason, now: now)
+            try Self.endHold(db, holdID, state: .cancelled, reason: reason, now: now)
             return true
         }
     }
@@ -124,17 +236,17 @@ extension PortalStore {
     @discardableResult
     public func releaseInterruptedCheckouts(takenBefore instant: Instant) async throws -> Int {
         try await write(changes: .availability) { db, now in
-            let tokens = try db.rows(
+            let holds = try db.rows(
                 """
-                SELECT token FROM holds
+                SELECT hold_id FROM holds
                 WHERE state = 'active' AND payment_intent_id IS NULL AND created_at < ?1 AND expires_at > ?2
                 """,
                 [.integer(instant.unixSeconds), .integer(now.unixSeconds)]
-            ) { HoldToken(uncheckedRawValue: $0.text(0)) }
-            for token in tokens {
-                try Self.endHold(db, token, state: .cancelled, reason: .interrupted, now: now)
+            ) { $0.int64(0) }
+            for holdID in holds {
+                try Self.endHold(db, holdID, state: .cancelled, reason: .interrupted, now: now)
             }
-            return tokens.count
+            return holds.count
         }
     }
 
@@ -162,12 +274,19 @@ extension PortalStore {
     ///    hold marked converted, the capture queued in the outbox with the
     ///    key derived from the hold, and every change audited.
     ///
-    /// - Parameter actor: who settles, for the audit log (`client`, `sweeper`).
+    /// - Parameters:
+    ///   - actor: who settles, for the audit log (`client`, `sweeper`).
+    ///   - leaseSeconds: when given, the capture row is written already
+    ///     claimed by the caller for its first attempt (one attempt counted,
+    ///     not due for the outbox worker until the lease runs out), so that
+    ///     the caller can capture at once without another write and without
+    ///     racing the worker. Carry it out with the row's own key.
     public func settlePaidHold(
-        _ token: HoldToken, of client: ClientID?, payment: VerifiedPayment, actor: String
+        _ token: HoldToken, of client: ClientID?, payment: VerifiedPayment, actor: String,
+        claimingCaptureForSeconds leaseSeconds: Int64? = nil
     ) async throws -> HoldSettlement {
         try await write(changes: .availability) { [calendar] db, now in
-            let record = try Self.loadCheckoutHold(db, token, of: client)
+            let (record, holdID) = try Self.loadCheckoutHoldRow(db, token, of: client)
             let hold = record.hold
             guard hold.paymentIntentID == payment.paymentIntentID,
                 hold.amountCents == payment.amountCents, hold.currency == payment.currency
@@ -186,7 +305,6 @@ extension PortalStore {
             case .active:
                 break
             }
-            let holdID = try Self.holdID(db, token)
             let block = try Query.block(db, hold.block)
             let service = try Query.service(db, hold.service)
             let span = block.bookingSpan(durationMinutes: service.durationMinutes)
@@ -208,11 +326,12 @@ extension PortalStore {
                     refusal = .capacityGone
                 }
                 if let refusal {
-                    try Self.endHold(db, token, state: .expired, reason: refusal, now: now)
+                    try Self.endHold(db, holdID, state: .expired, reason: refusal, now: now)
                     let cancel = try Self.enqueue(
                         db, .cancel, paymentIntentID: payment.paymentIntentID,
                         key: PaymentCommand.idempotencyKey(forHold: token, operation: "cancel"), now: now,
-                        why: refusal.rawValue)
+                        why: refusal.rawValue
+                    ).command
                     return .refused(refusal, cancel: cancel)
                 }
             }
@@ -235,7 +354,7 @@ extension PortalStore {
                     .text(paymentState.rawValue), .integer(now.unixSeconds),
                 ])
             let bookingID = BookingID(rawValue: db.lastInsertRowID)
-            try Self.endHold(db, token, state: .converted, reason: .booked, now: now)
+            try Self.endHold(db, holdID, state: .converted, reason: .booked, now: now)
             try AuditLog.append(
                 db, entity: "booking", id: bookingID.rawValue, event: "booking.created", at: now,
                 [
@@ -248,10 +367,12 @@ extension PortalStore {
                 ])
             var capture: PaymentCommand?
             if !payment.isCaptured {
-                capture = try Self.enqueue(
+                let queued = try Self.enqueue(
                     db, .capture, paymentIntentID: payment.paymentIntentID,
                     key: PaymentCommand.idempotencyKey(forHold: token, operation: "capture"), now: now,
-                    why: "booking \(bookingID)")
+                    why: "booking \(bookingID)", claimingForSeconds: leaseSeconds)
+                // A row that was already there is the worker's, not ours.
+                capture = leaseSeconds == nil || queued.inserted ? queued.command : nil
             }
             let booking = Booking(
                 id: bookingID, client: hold.client, service: hold.service, block: hold.block,
@@ -271,14 +392,15 @@ extension PortalStore {
         async throws -> PaymentCommand?
     {
         try await write(changes: .availability) { db, now in
-            let record = try Self.loadCheckoutHold(db, token, of: nil)
+            let (record, holdID) = try Self.loadCheckoutHoldRow(db, token, of: nil)
             guard record.hold.state == .active else { return nil }
-            try Self.endHold(db, token, state: .expired, reason: reason, now: now)
+            try Self.endHold(db, holdID, state: .expired, reason: reason, now: now)
             guard let paymentIntentID = record.hold.paymentIntentID else { return nil }
             return try Self.enqueue(
                 db, .cancel, paymentIntentID: paymentIntentID,
                 key: PaymentCommand.idempotencyKey(forHold: token, operation: "cancel"), now: now,
-                why: reason.rawValue)
+                why: reason.rawValue
+            ).command
         }
     }
 
@@ -294,7 +416,7 @@ extension PortalStore {
         -> CheckoutCancellation
     {
         try await write(changes: .availability) { db, now in
-            let record = try Self.loadCheckoutHold(db, token, of: client)
+            let (record, holdID) = try Self.loadCheckoutHoldRow(db, token, of: client)
             switch record.hold.state {
             case .converted:
                 throw PortalError.failedPrecondition(
@@ -304,12 +426,13 @@ extension PortalStore {
             case .active:
                 break
             }
-            try Self.endHold(db, token, state: .cancelled, reason: .cancelledByClient, now: now)
+            try Self.endHold(db, holdID, state: .cancelled, reason: .cancelledByClient, now: now)
             guard let paymentIntentID = record.hold.paymentIntentID else { return .cancelled(cancel: nil) }
             let cancel = try Self.enqueue(
                 db, .cancel, paymentIntentID: paymentIntentID,
                 key: PaymentCommand.idempotencyKey(forHold: token, operation: "cancel"), now: now,
-                why: HoldEndReason.cancelledByClient.rawValue)
+                why: HoldEndReason.cancelledByClient.rawValue
+            ).command
             return .cancelled(cancel: cancel)
         }
     }
@@ -320,29 +443,37 @@ extension PortalStore {
     static func findCheckoutHold(_ db: SQLiteConnection, _ token: HoldToken, of client: ClientID?) throws
         -> CheckoutHold?
     {
+        try findCheckoutHoldRow(db, token, of: client)?.record
+    }
+
+    /// As ``findCheckoutHold(_:_:of:)``, with the hold's row id.
+    static func findCheckoutHoldRow(_ db: SQLiteConnection, _ token: HoldToken, of client: ClientID?) throws
+        -> (record: CheckoutHold, rowID: Int64)?
+    {
         guard
-            let record = try db.row(
+            let found = try db.row(
                 "SELECT \(StoredRow.checkoutHoldColumns) FROM holds h WHERE h.token = ?",
-                [.text(token.rawValue)], StoredRow.checkoutHold),
-            client == nil || record.hold.client == client
+                [.text(token.rawValue)], { row in (try StoredRow.checkoutHold(row), row.int64(10)) }),
+            client == nil || found.0.hold.client == client
         else { return nil }
-        return record
+        return found
     }
 
     /// As ``findCheckoutHold(_:_:of:)``, throwing `HOLD_NOT_FOUND` for none.
     static func loadCheckoutHold(_ db: SQLiteConnection, _ token: HoldToken, of client: ClientID?) throws
         -> CheckoutHold
     {
-        guard let record = try findCheckoutHold(db, token, of: client) else {
-            throw PortalError.notFound(.holdNotFound, "No such hold.")
-        }
-        return record
+        try loadCheckoutHoldRow(db, token, of: client).record
     }
 
-    static func holdID(_ db: SQLiteConnection, _ token: HoldToken) throws -> Int64 {
-        guard let id = try db.integer("SELECT hold_id FROM holds WHERE token = ?", [.text(token.rawValue)])
-        else { throw PortalError.notFound(.holdNotFound, "No such hold.") }
-        return id
+    /// As ``findCheckoutHoldRow(_:_:of:)``, throwing `HOLD_NOT_FOUND` for none.
+    static func loadCheckoutHoldRow(_ db: SQLiteConnection, _ token: HoldToken, of client: ClientID?) throws
+        -> (record: CheckoutHold, rowID: Int64)
+    {
+        guard let found = try findCheckoutHoldRow(db, token, of: client) else {
+            throw PortalError.notFound(.holdNotFound, "No such hold.")
+        }
+        return found
     }
 
     static func bookingMade(_ db: SQLiteConnection, fromHold token: HoldToken) throws -> Booking? {
@@ -355,18 +486,17 @@ extension PortalStore {
             [.text(token.rawValue)], StoredRow.booking)
     }
 
-    /// Moves an active hold to its end state, with its audit entry.
+    /// Moves an active hold (by row id) to its end state, with its audit entry.
     static func endHold(
-        _ db: SQLiteConnection, _ token: HoldToken, state: HoldState, reason: HoldEndReason, now: Instant
+        _ db: SQLiteConnection, _ holdID: Int64, state: HoldState, reason: HoldEndReason, now: Instant
     ) throws {
         try db.run(
             """
             UPDATE holds SET state = ?1, end_reason = ?2, updated_at = ?3
-            WHERE token = ?4 AND state = 'active'
+            WHERE hold_id = ?4 AND state = 'active'
             """,
-            [.text(state.rawValue), .text(reason.rawValue), .integer(now.unixSeconds), .text(token.rawValue)])
+            [.text(state.rawValue), .text(reason.rawValue), .integer(now.unixSeconds), .integer(holdID)])
         guard db.changes == 1 else { throw StoredDataError(what: "hold state") }
-        let holdID = try holdID(db, token)
         try AuditLog.append(
             db, entity: "hold", id: holdID, event: "hold.\(state.rawValue)", at: now,
             ["reason": .text(reason.rawValue)])

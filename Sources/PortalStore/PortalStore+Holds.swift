@@ -36,70 +36,15 @@ extension PortalStore {
     {
         let lifetime = configuration.holdLifetimeSeconds
         return try await write(changes: .availability) { [calendar] db, now in
-            let block = try Query.block(db, blockID)
-            let service = try Query.service(db, code)
-            try Query.requireClient(db, client)
-            guard let usage = try Query.usage(db, block: blockID, service: code, now: now) else {
-                throw PortalError.serviceNotOffered(code, in: blockID)
-            }
-            guard !calendar.hasStarted(block.date, at: block.startTime, now: now) else {
-                throw PortalError.failedPrecondition(
-                    .blockStarted, "Block \(blockID) has already started.",
-                    details: ["block_id": "\(blockID)"])
-            }
-            if let existing = try db.row(
-                """
-                SELECT \(StoredRow.holdColumns) FROM holds h
-                WHERE h.client_id = ?1 AND h.block_id = ?2 AND h.service_code = ?3
-                  AND h.state = 'active' AND h.expires_at > ?4
-                ORDER BY h.created_at DESC, h.hold_id DESC LIMIT 1
-                """,
-                [
-                    .integer(client.rawValue), .integer(blockID.rawValue), .text(code.rawValue),
-                    .integer(now.unixSeconds),
-                ], StoredRow.hold)
-            {
+            switch try Self.checkHold(db, for: client, block: blockID, service: code, now: now, calendar: calendar) {
+            case .existing(let existing):
                 return HoldOutcome(hold: existing, isNew: false)
+            case .room(let room):
+                let hold = try Self.insertHold(
+                    db, HoldToken.generate(), for: client, room: room, lifetime: lifetime, now: now,
+                    payment: nil)
+                return HoldOutcome(hold: hold, isNew: true)
             }
-            let span = block.bookingSpan(durationMinutes: service.durationMinutes)
-            if try Self.hasOverlap(
-                db, client: client, service: code, span: span, allowOverlap: usage.allowOverlap,
-                now: now)
-            {
-                throw PortalError.failedPrecondition(
-                    .overlappingBooking,
-                    "The client already has a \"\(code)\" booking or hold at an overlapping time.",
-                    details: ["block_id": "\(blockID)", "service_code": code.rawValue])
-            }
-            guard usage.remaining > 0 else {
-                throw PortalError.failedPrecondition(
-                    .capacityFull, "Block \(blockID) has no \"\(code)\" slots left.",
-                    details: ["block_id": "\(blockID)", "service_code": code.rawValue])
-            }
-            let hold = CapacityHold(
-                token: HoldToken.generate(), block: blockID, service: code, client: client,
-                createdAt: now, expiresAt: now.adding(seconds: lifetime), state: .active,
-                amountCents: service.priceCents, currency: service.currency, paymentIntentID: nil)
-            try db.run(
-                """
-                INSERT INTO holds (token, block_id, service_code, client_id, span_start, span_end,
-                    created_at, expires_at, state, amount_cents, currency, updated_at)
-                VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, 'active', ?9, ?10, ?7)
-                """,
-                [
-                    .text(hold.token.rawValue), .integer(blockID.rawValue), .text(code.rawValue),
-                    .integer(client.rawValue), .int(span.start), .int(span.end),
-                    .integer(now.unixSeconds), .integer(hold.expiresAt.unixSeconds),
-                    .integer(hold.amountCents), .text(hold.currency),
-                ])
-            try AuditLog.append(
-                db, entity: "hold", id: db.lastInsertRowID, event: "hold.created", at: now,
-                [
-                    "block_id": .int(blockID.rawValue), "service_code": .text(code.rawValue),
-                    "client_id": .int(client.rawValue), "expires_at": .int(hold.expiresAt.unixSeconds),
-                    "amount_cents": .int(hold.amountCents), "currency": .text(hold.currency),
-                ])
-            return HoldOutcome(hold: hold, isNew: true)
         }
     }
 
@@ -158,6 +103,123 @@ extension PortalStore {
     }
 
     // MARK: Shared steps
+
+    /// A free slot found by ``checkHold(_:for:block:service:now:calendar:)``.
+    struct HoldRoom {
+        let block: TimetableBlock
+        let service: ServiceDefaults
+        let span: LocalTimeSpan
+        /// Free slots, at least one.
+        let remaining: Int
+    }
+
+    /// What the checks before taking a hold found.
+    enum HoldCheck {
+        /// The client's live hold on this block and service (a retry).
+        case existing(CapacityHold)
+        /// A slot is free for the client.
+        case room(HoldRoom)
+    }
+
+    /// The checks of ``createHold(for:block:service:)``, in its documented
+    /// order, at `now`: throws the refusal, or says whether the client
+    /// already holds a slot or one is free. Under the write lock the answer
+    /// is final; on a reader's snapshot it is a forecast (checkout's
+    /// pre-check, which spares the payment provider hopeless calls).
+    static func checkHold(
+        _ db: SQLiteConnection, for client: ClientID, block blockID: BlockID, service code: ServiceCode,
+        now: Instant, calendar: BusinessCalendar
+    ) throws -> HoldCheck {
+        let block = try Query.block(db, blockID)
+        let service = try Query.service(db, code)
+        try Query.requireClient(db, client)
+        guard let usage = try Query.usage(db, block: blockID, service: code, now: now) else {
+            throw PortalError.serviceNotOffered(code, in: blockID)
+        }
+        guard !calendar.hasStarted(block.date, at: block.startTime, now: now) else {
+            throw PortalError.failedPrecondition(
+                .blockStarted, "Block \(blockID) has already started.",
+                details: ["block_id": "\(blockID)"])
+        }
+        if let existing = try db.row(
+            """
+            SELECT \(StoredRow.holdColumns) FROM holds h
+            WHERE h.client_id = ?1 AND h.block_id = ?2 AND h.service_code = ?3
+              AND h.state = 'active' AND h.expires_at > ?4
+            ORDER BY h.created_at DESC, h.hold_id DESC LIMIT 1
+            """,
+            [
+                .integer(client.rawValue), .integer(blockID.rawValue), .text(code.rawValue),
+                .integer(now.unixSeconds),
+            ], StoredRow.hold)
+        {
+            return .existing(existing)
+        }
+        let span = block.bookingSpan(durationMinutes: service.durationMinutes)
+        if try hasOverlap(
+            db, client: client, service: code, span: span, allowOverlap: usage.allowOverlap, now: now)
+        {
+            throw PortalError.failedPrecondition(
+                .overlappingBooking,
+                "The client already has a \"\(code)\" booking or hold at an overlapping time.",
+                details: ["block_id": "\(blockID)", "service_code": code.rawValue])
+        }
+        guard usage.remaining > 0 else {
+            throw PortalError.failedPrecondition(
+                .capacityFull, "Block \(blockID) has no \"\(code)\" slots left.",
+                details: ["block_id": "\(blockID)", "service_code": code.rawValue])
+        }
+        return .room(HoldRoom(block: block, service: service, span: span, remaining: usage.remaining))
+    }
+
+    /// Inserts an active hold on `room` at the service's current price, with
+    /// its `hold.created` audit entry (naming the PaymentIntent when the hold
+    /// is born paid for).
+    static func insertHold(
+        _ db: SQLiteConnection, _ token: HoldToken, for client: ClientID, room: HoldRoom, lifetime: Int64,
+        now: Instant, payment: (id: String, clientSecret: String)?
+    ) throws -> CapacityHold {
+        let hold = CapacityHold(
+            token: token, block: room.block.id, service: room.service.code, client: client,
+            createdAt: now, expiresAt: now.adding(seconds: lifetime), state: .active,
+            amountCents: room.service.priceCents, currency: room.service.currency,
+            paymentIntentID: payment?.id)
+        try db.run(
+            """
+            INSERT INTO holds (token, block_id, service_code, client_id, span_start, span_end,
+                created_at, expires_at, state, amount_cents, currency, updated_at,
+                payment_intent_id, client_secret)
+            VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, 'active', ?9, ?10, ?7, ?11, ?12)
+            """,
+            [
+                .text(hold.token.rawValue), .integer(hold.block.rawValue), .text(hold.service.rawValue),
+                .integer(client.rawValue), .int(room.span.start), .int(room.span.end),
+                .integer(now.unixSeconds), .integer(hold.expiresAt.unixSeconds),
+                .integer(hold.amountCents), .text(hold.currency),
+                .optionalText(payment?.id), .optionalText(payment?.clientSecret),
+            ])
+        let holdID = db.lastInsertRowID
+        let expiresAt = hold.expiresAt.unixSeconds
+        if let payment {
+            try AuditLog.append(
+                db, entity: "hold", id: holdID, event: "hold.created", at: now,
+                [
+                    "block_id": .int(hold.block.rawValue), "service_code": .text(hold.service.rawValue),
+                    "client_id": .int(client.rawValue), "expires_at": .int(expiresAt),
+                    "amount_cents": .int(hold.amountCents), "currency": .text(hold.currency),
+                    "payment_intent_id": .text(payment.id),
+                ])
+        } else {
+            try AuditLog.append(
+                db, entity: "hold", id: holdID, event: "hold.created", at: now,
+                [
+                    "block_id": .int(hold.block.rawValue), "service_code": .text(hold.service.rawValue),
+                    "client_id": .int(client.rawValue), "expires_at": .int(expiresAt),
+                    "amount_cents": .int(hold.amountCents), "currency": .text(hold.currency),
+                ])
+        }
+        return hold
+    }
 
     /// Whether `client` has an active hold or confirmed booking of `service`
     /// overlapping `span` that the overlap rule forbids: `allowOverlap` is

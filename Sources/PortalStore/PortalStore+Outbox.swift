@@ -145,30 +145,44 @@ extension PortalStore {
 
     /// Writes an outbox row in the caller's transaction, due at once, with an
     /// audit entry. A row with the same idempotency key already there is
-    /// returned instead (queuing is idempotent).
+    /// returned instead, as it is (queuing is idempotent): `inserted` says
+    /// which.
+    ///
+    /// - Parameter leaseSeconds: when given, a new row is written already
+    ///   claimed for one attempt by the caller (as
+    ///   ``claimPaymentCommand(_:leaseSeconds:evenIfNotDue:)`` would):
+    ///   one attempt counted, due only when the lease runs out.
     static func enqueue(
         _ db: SQLiteConnection, _ kind: PaymentCommand.Kind, paymentIntentID: String, key: String,
-        now: Instant, why: String
-    ) throws -> PaymentCommand {
+        now: Instant, why: String, claimingForSeconds leaseSeconds: Int64? = nil
+    ) throws -> (command: PaymentCommand, inserted: Bool) {
+        let attempts = leaseSeconds == nil ? 0 : 1
+        let due = now.adding(seconds: leaseSeconds ?? 0)
         try db.run(
             """
             INSERT INTO outbox (kind, payment_intent_id, idempotency_key, attempts, next_attempt_at, created_at)
-            VALUES (?1, ?2, ?3, 0, ?4, ?4)
+            VALUES (?1, ?2, ?3, ?4, ?5, ?6)
             ON CONFLICT (idempotency_key) DO NOTHING
             """,
-            [.text(kind.rawValue), .text(paymentIntentID), .text(key), .integer(now.unixSeconds)])
-        let inserted = db.changes == 1
-        guard
-            let command = try db.row(
-                "SELECT \(StoredRow.paymentCommandColumns) FROM outbox o WHERE o.idempotency_key = ?",
-                [.text(key)], StoredRow.paymentCommand)
-        else { throw StoredDataError(what: "outbox row") }
-        if inserted {
-            try AuditLog.append(
-                db, entity: "payment", id: paymentIntentID, event: "payment.\(kind.rawValue)_queued",
-                at: now, ["outbox_id": .int(command.id), "reason": .text(why)])
+            [
+                .text(kind.rawValue), .text(paymentIntentID), .text(key), .int(attempts),
+                .integer(due.unixSeconds), .integer(now.unixSeconds),
+            ])
+        guard db.changes == 1 else {
+            guard
+                let existing = try db.row(
+                    "SELECT \(StoredRow.paymentCommandColumns) FROM outbox o WHERE o.idempotency_key = ?",
+                    [.text(key)], StoredRow.paymentCommand)
+            else { throw StoredDataError(what: "outbox row") }
+            return (existing, false)
         }
-        return command
+        let command = PaymentCommand(
+            id: db.lastInsertRowID, kind: kind, paymentIntentID: paymentIntentID, idempotencyKey: key,
+            attempts: attempts, nextAttemptAt: due, createdAt: now, doneAt: nil, lastError: nil)
+        try AuditLog.append(
+            db, entity: "payment", id: paymentIntentID, event: "payment.\(kind.rawValue)_queued",
+            at: now, ["outbox_id": .int(command.id), "reason": .text(why)])
+        return (command, true)
     }
 
     static func paymentCommand(_ db: SQLiteConnection, _ id: Int64) throws -> PaymentCommand {

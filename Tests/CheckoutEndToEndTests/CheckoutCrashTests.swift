@@ -58,11 +58,16 @@ final class CheckoutCrashTests: XCTestCase {
         await admin.shutdown()
         await session.shutdown()
 
-        // 2. What the crash left: a committed booking, a capture queued and
-        //    never attempted, and money only authorised.
+        // 2. What the crash left: a committed booking, a capture queued —
+        //    claimed for the dead request's first attempt (one attempt
+        //    counted, under its lease), never carried out — and money only
+        //    authorised.
         XCTAssertEqual(try count(databasePath, "SELECT count(*) FROM bookings WHERE payment_state = 'capture_pending'"), 1)
         XCTAssertEqual(
-            try count(databasePath, "SELECT count(*) FROM outbox WHERE kind = 'capture' AND done_at IS NULL AND attempts = 0"), 1)
+            try count(
+                databasePath,
+                "SELECT count(*) FROM outbox WHERE kind = 'capture' AND done_at IS NULL AND attempts = 1 AND next_attempt_at > unixepoch()"),
+            1)
         await assertEqual(try await stripe.makeClient().retrievePaymentIntent(id: started.paymentIntentId).status, .requiresCapture)
 
         // 3. Restart on the same database, without the fault: start-up repair captures.
@@ -77,7 +82,7 @@ final class CheckoutCrashTests: XCTestCase {
         }
         await assertEqual(try await stripe.makeClient().retrievePaymentIntent(id: started.paymentIntentId).status, .succeeded)
         XCTAssertEqual(
-            try count(databasePath, "SELECT count(*) FROM outbox WHERE kind = 'capture' AND done_at IS NOT NULL AND attempts = 1"), 1)
+            try count(databasePath, "SELECT count(*) FROM outbox WHERE kind = 'capture' AND done_at IS NOT NULL AND attempts = 2"), 1)
         XCTAssertEqual(try count(databasePath, "SELECT count(*) FROM outbox"), 1)
         XCTAssertEqual(try count(databasePath, "SELECT count(*) FROM audit_log WHERE event = 'payment.captured'"), 1)
         XCTAssertEqual(try count(databasePath, "SELECT count(*) FROM bookings WHERE payment_state = 'captured'"), 1)

@@ -103,13 +103,9 @@ final class CheckoutConfigurationTests: XCTestCase {
 
     func testTheMetadataNamesTheHoldAndTheClient() {
         let token = HoldToken.generate()
-        let hold = CapacityHold(
-            token: token, block: BlockID(rawValue: 7), service: try! ServiceCode("walk"),
-            client: ClientID(rawValue: 3), createdAt: Instant(unixSeconds: 0),
-            expiresAt: Instant(unixSeconds: 600), state: .active, amountCents: 1500, currency: "gbp",
-            paymentIntentID: nil)
         XCTAssertEqual(
-            CheckoutMetadata.of(hold),
+            CheckoutMetadata.of(
+                token, client: ClientID(rawValue: 3), block: BlockID(rawValue: 7), service: try! ServiceCode("walk")),
             [
                 "portal_hold_token": token.rawValue, "portal_client_id": "3", "portal_block_id": "7",
                 "portal_service_code": "walk",

@@ -200,4 +200,124 @@ final class CheckoutStoreTests: XCTestCase {
         let usage = try await fixture.usage(block, "walk")
         XCTAssertEqual(usage.held, 1, "the hold taken after the start stays")
     }
+
+    // MARK: StartCheckout in one write (pre-check, then the paid hold)
+
+    func testThePrecheckWritesNothingAndFindsTheClientsLiveHold() async throws {
+        let client = try await fixture.client()
+        let before = try fixture.snapshot()
+        let free = try await fixture.store.checkoutPrecheck(for: client, block: block.id, service: ServiceCode("walk"))
+        XCTAssertEqual(free, .available(remaining: 1))
+        XCTAssertEqual(try fixture.snapshot(), before)
+
+        let hold = try await paidHold(client, pi: "pi_1")
+        let retry = try await fixture.store.checkoutPrecheck(for: client, block: block.id, service: ServiceCode("walk"))
+        guard case .existing(let record) = retry else { return XCTFail("\(retry)") }
+        XCTAssertEqual(record.hold.token, hold.token)
+        XCTAssertEqual(record.clientSecret, "pi_1_secret_x")
+
+        let other = try await fixture.client("Other")
+        await assertPortalError(.failedPrecondition, .capacityFull) {
+            try await self.fixture.store.checkoutPrecheck(for: other, block: self.block.id, service: ServiceCode("walk"))
+        }
+    }
+
+    func testAPaidHoldIsTakenWithItsPaymentIntentInOneWrite() async throws {
+        let client = try await fixture.client()
+        let token = HoldToken.generate()
+        let outcome = try await fixture.store.createPaidHold(
+            token, for: client, block: block.id, service: ServiceCode("walk"), amountCents: 1500,
+            paymentIntentID: "pi_1", clientSecret: "pi_1_secret_x")
+        guard case .held(let record) = outcome else { return XCTFail("\(outcome)") }
+        XCTAssertEqual(record.hold.token, token)
+        XCTAssertEqual(record.hold.paymentIntentID, "pi_1")
+        XCTAssertEqual(record.hold.amountCents, 1500)
+        XCTAssertEqual(record.clientSecret, "pi_1_secret_x")
+        let stored = try await fixture.store.checkoutHold(token, of: client)
+        XCTAssertEqual(stored, record)
+        let usage = try await fixture.usage(block, "walk")
+        XCTAssertEqual([usage.booked, usage.held, usage.remaining], [0, 1, 0])
+        XCTAssertEqual(try fixture.auditCount(event: "hold.created"), 1)
+        let commands = try await fixture.store.paymentCommands(for: "pi_1")
+        XCTAssertTrue(commands.isEmpty)
+    }
+
+    func testARefusedPaidHoldQueuesTheCancellationOfItsPaymentIntentAndHoldsNothing() async throws {
+        let first = try await fixture.client("First")
+        _ = try await paidHold(first, pi: "pi_first")
+        let late = try await fixture.client("Late")
+        let outcome = try await fixture.store.createPaidHold(
+            HoldToken.generate(), for: late, block: block.id, service: ServiceCode("walk"), amountCents: 1500,
+            paymentIntentID: "pi_late", clientSecret: "s")
+        guard case .refused(let refusal, let cancel) = outcome else { return XCTFail("\(outcome)") }
+        XCTAssertEqual(refusal.reason, .capacityFull)
+        XCTAssertEqual(cancel.kind, .cancel)
+        XCTAssertEqual(cancel.paymentIntentID, "pi_late")
+        let queued = try await fixture.store.paymentCommands(for: "pi_late")
+        XCTAssertEqual(queued.count, 1, "committed")
+        let usage = try await fixture.usage(block, "walk")
+        XCTAssertEqual(usage.held, 1)
+        XCTAssertEqual(try fixture.auditCount(event: "hold.created"), 1)
+    }
+
+    func testAPaidHoldAtAnOldPriceIsRefusedWithTheNewPrice() async throws {
+        let client = try await fixture.client()
+        try await fixture.service("walk", minutes: 60, price: 1800)
+        let outcome = try await fixture.store.createPaidHold(
+            HoldToken.generate(), for: client, block: block.id, service: ServiceCode("walk"), amountCents: 1500,
+            paymentIntentID: "pi_1", clientSecret: "s")
+        guard case .refused(let refusal, let cancel) = outcome else { return XCTFail("\(outcome)") }
+        XCTAssertEqual(refusal.reason, .priceChanged)
+        XCTAssertEqual(refusal.details["price_cents"], "1800")
+        XCTAssertEqual(cancel.paymentIntentID, "pi_1")
+        let usage = try await fixture.usage(block, "walk")
+        XCTAssertEqual(usage.held, 0)
+    }
+
+    func testAConcurrentRetryKeepsTheFirstPaymentIntentAndCancelsTheSecond() async throws {
+        let client = try await fixture.client()
+        let first = try await fixture.store.createPaidHold(
+            HoldToken.generate(), for: client, block: block.id, service: ServiceCode("walk"), amountCents: 1500,
+            paymentIntentID: "pi_first", clientSecret: "s1")
+        guard case .held(let kept) = first else { return XCTFail("\(first)") }
+        let second = try await fixture.store.createPaidHold(
+            HoldToken.generate(), for: client, block: block.id, service: ServiceCode("walk"), amountCents: 1500,
+            paymentIntentID: "pi_second", clientSecret: "s2")
+        guard case .keptEarlier(let record, let cancel) = second else { return XCTFail("\(second)") }
+        XCTAssertEqual(record, kept)
+        XCTAssertEqual(cancel.paymentIntentID, "pi_second")
+        let usage = try await fixture.usage(block, "walk")
+        XCTAssertEqual(usage.held, 1)
+    }
+
+    func testAHoldTakenWithoutAPaymentGetsTheNewPaymentIntent() async throws {
+        let client = try await fixture.client()
+        let unpaid = try await fixture.hold(client, block, "walk").hold
+        let outcome = try await fixture.store.createPaidHold(
+            unpaid.token, for: client, block: block.id, service: ServiceCode("walk"), amountCents: 1500,
+            paymentIntentID: "pi_1", clientSecret: "s")
+        guard case .held(let record) = outcome else { return XCTFail("\(outcome)") }
+        XCTAssertEqual(record.hold.token, unpaid.token)
+        XCTAssertEqual(record.hold.paymentIntentID, "pi_1")
+        XCTAssertEqual(try fixture.auditCount(event: "hold.payment_attached"), 1)
+    }
+
+    func testSettlingCanWriteTheCaptureAlreadyClaimedByTheCaller() async throws {
+        let client = try await fixture.client()
+        let hold = try await paidHold(client, pi: "pi_1")
+        let settled = try await fixture.store.settlePaidHold(
+            hold.token, of: client, payment: payment("pi_1"), actor: "client", claimingCaptureForSeconds: 60)
+        guard case .booked(_, let capture?) = settled else { return XCTFail("\(settled)") }
+        XCTAssertEqual(capture.attempts, 1)
+        XCTAssertEqual(capture.nextAttemptAt, fixture.clock.now.adding(seconds: 60))
+        let due = try await fixture.store.pendingPaymentCommands(dueOnly: true)
+        XCTAssertTrue(due.isEmpty, "the outbox worker does not take a row under the caller's lease")
+        let stolen = try await fixture.store.claimPaymentCommand(capture.id, leaseSeconds: 60)
+        XCTAssertNil(stolen)
+        let commands = try await fixture.store.paymentCommands(for: "pi_1")
+        XCTAssertEqual(commands, [capture])
+        fixture.clock.advance(bySeconds: 61)
+        let dueLater = try await fixture.store.pendingPaymentCommands(dueOnly: true)
+        XCTAssertEqual(dueLater.map(\.id), [capture.id], "an unfinished attempt is the worker's once the lease runs out")
+    }
 }
