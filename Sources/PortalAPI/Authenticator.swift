@@ -35,9 +35,9 @@ public struct Authenticator: Sendable {
     /// live without asking the store; `nil` means "run ``requireSession(_:)``"
     /// (missing or wrong credentials, an admin key, a session not cached).
     public func cachedSession(_ context: RequestContext) -> Int64? {
-        guard let cachedSessionLookup, let token = context.bearerToken, !isAdminKey(token) else {
-            return nil
-        }
+        // Only tokens that authenticated as live sessions are cached, so a
+        // hit is never an admin key: no key comparison on this path.
+        guard let cachedSessionLookup, let token = context.bearerToken else { return nil }
         return cachedSessionLookup(token)
     }
 

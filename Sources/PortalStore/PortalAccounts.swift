@@ -162,9 +162,10 @@ public final class PortalAccounts: Sendable {
     /// the event-loop fast path); `nil` means "ask ``authenticate(sessionToken:)``",
     /// never "refused".
     public func cachedClient(sessionToken: String) -> ClientID? {
-        guard let token = SessionToken(presented: sessionToken) else { return nil }
-        return sessionCache.value(
-            for: token.rawValue, generation: store.sessionsGeneration.current,
+        // No format check: only well-formed tokens that authenticated are
+        // cached, so anything else simply misses.
+        sessionCache.value(
+            for: sessionToken, generation: store.sessionsGeneration.current,
             now: store.clock.now.unixSeconds)
     }
 

@@ -17,10 +17,12 @@ extension MetadataKey {
     /// The token of an `authorization: Bearer <token>` entry of `metadata`, if any.
     public static func bearerToken(in metadata: [String: String]) -> String? {
         guard let value = metadata[authorization] else { return nil }
-        let prefix = "Bearer "
-        guard value.hasPrefix(prefix) else { return nil }
-        let token = value.dropFirst(prefix.count)
-        return token.isEmpty ? nil : String(token)
+        // Byte-wise: this runs on every authenticated call, and the prefix
+        // is ASCII, so no grapheme-cluster walking is needed.
+        let bytes = value.utf8
+        let prefix = "Bearer ".utf8
+        guard bytes.count > prefix.count, bytes.starts(with: prefix) else { return nil }
+        return String(Substring(bytes.dropFirst(prefix.count)))
     }
 }
 
