@@ -236,10 +236,12 @@ extension PortalStore {
     @discardableResult
     public func releaseInterruptedCheckouts(takenBefore instant: Instant) async throws -> Int {
         try await write(changes: .availability) { db, now in
+            // `+payment_intent_id`: search by the live holds' expiry, never by the
+            // PaymentIntent's unique index (which the planner may guess selective).
             let holds = try db.rows(
                 """
                 SELECT hold_id FROM holds
-                WHERE state = 'active' AND payment_intent_id IS NULL AND created_at < ?1 AND expires_at > ?2
+                WHERE state = 'active' AND +payment_intent_id IS NULL AND created_at < ?1 AND expires_at > ?2
                 """,
                 [.integer(instant.unixSeconds), .integer(now.unixSeconds)]
             ) { $0.int64(0) }

@@ -269,10 +269,12 @@ extension PortalStore {
             let client: Int64
             let expiresAt: Int64
         }
+        // `+payment_intent_id`: search by the live holds' expiry, never by the
+        // PaymentIntent's unique index (which the planner may guess selective).
         let expired = try db.rows(
             """
             SELECT hold_id, block_id, service_code, client_id, expires_at FROM holds
-            WHERE state = 'active' AND expires_at <= ?1 AND payment_intent_id IS NULL
+            WHERE state = 'active' AND expires_at <= ?1 AND +payment_intent_id IS NULL
               AND (?2 IS NULL OR block_id = ?2)
             ORDER BY expires_at, hold_id
             LIMIT ?3
