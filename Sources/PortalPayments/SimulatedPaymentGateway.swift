@@ -10,6 +10,18 @@ import Logging
 /// (``PaymentFailureKind/notFound``). It logs a loud warning when created, and
 /// ``simulationWarning`` asks the checkout to log one on every checkout.
 ///
+/// Its memory is bounded for long benchmarks: a PaymentIntent that is still
+/// open (`requiresCapture`) is kept until it is captured or cancelled — the
+/// checkout does one or the other to every PaymentIntent it creates, the
+/// sweeper included — but of the *finished* ones (`succeeded`, `canceled`)
+/// only the last ``finishedIntentLimit`` to finish are kept. An older
+/// finished PaymentIntent is forgotten with its creation's idempotency key:
+/// every call naming it then fails with ``PaymentFailureKind/notFound``, as
+/// after a restart, and a creation retried with its key creates a new
+/// PaymentIntent. The checkout reads or captures a finished PaymentIntent
+/// only when it retries a call that already succeeded, seconds later at most;
+/// see ``defaultFinishedIntentLimit``.
+///
 /// ```swift
 /// let gateway = SimulatedPaymentGateway(logger: Logger(label: "portal.payments"))
 /// let intent = try await gateway.createPaymentIntent(
@@ -17,83 +29,131 @@ import Logging
 /// intent.status   // .requiresCapture
 /// ```
 public final class SimulatedPaymentGateway: PaymentGateway, @unchecked Sendable {
-    // @unchecked: `intents` and `byKey` are only touched while `lock` is held.
+    /// How many finished PaymentIntents are kept by default: 10,000 — a few
+    /// seconds of a checkout benchmark at full speed, far longer than any
+    /// retry of a capture or cancel, and at most a few MiB.
+    public static let defaultFinishedIntentLimit = 10_000
+
+    /// How many finished (captured or cancelled) PaymentIntents are kept;
+    /// the oldest to finish is forgotten first.
+    public let finishedIntentLimit: Int
+
+    // @unchecked: every stored property below is only touched while `lock` is held.
     private let lock = NSLock()
-    private var intents: [String: PaymentIntent] = [:]
-    private var byKey: [String: String] = [:]
+    /// Every PaymentIntent known, by the random number in its id.
+    private var intents: [UInt64: StoredIntent] = [:]
+    /// The PaymentIntent each creation's idempotency key created.
+    private var idsByCreationKey: [String: UInt64] = [:]
+    /// The finished PaymentIntents in the order they finished: a ring of at
+    /// most `finishedIntentLimit` ids whose oldest is at `oldestFinished`
+    /// once it is full.
+    private var finishedOrder: [UInt64] = []
+    private var oldestFinished = 0
 
     /// The text of the warning logged at start and on every checkout.
     public static let warning =
         "SIMULATED PAYMENTS: every payment is approved and no money moves. For demos and benchmarks only — never in production."
 
     /// A gateway with no PaymentIntents; logs ``warning`` at once.
-    public init(logger: Logger) {
+    ///
+    /// - Parameter finishedIntentLimit: how many finished PaymentIntents to
+    ///   keep (at least 1); default ``defaultFinishedIntentLimit``.
+    public init(logger: Logger, finishedIntentLimit: Int = defaultFinishedIntentLimit) {
+        precondition(finishedIntentLimit >= 1, "finishedIntentLimit must be at least 1")
+        self.finishedIntentLimit = finishedIntentLimit
         logger.warning("\(Self.warning)")
     }
 
     public var simulationWarning: String? { Self.warning }
+
+    /// How many PaymentIntents are kept now, open and finished (for tests
+    /// and diagnostics).
+    public var storedIntentCount: Int { withLock { intents.count } }
 
     public func createPaymentIntent(
         amountCents: Int, currency: String, metadata: [String: String], idempotencyKey: String
     ) async throws -> PaymentIntent {
         guard amountCents > 0 else { throw SimulatedPaymentError(kind: .refused, message: "amount must be positive") }
         return withLock {
-            if let id = byKey[idempotencyKey], let existing = intents[id] { return existing }
-            let id = "pi_sim_" + Self.randomHex(12)
-            let intent = PaymentIntent(
-                id: id, status: .requiresCapture, amount: amountCents, amountCapturable: amountCents,
-                amountReceived: 0, currency: currency, clientSecret: id + "_secret_" + Self.randomHex(8),
-                metadata: metadata, captureMethod: .manual)
-            intents[id] = intent
-            byKey[idempotencyKey] = id
-            return intent
+            if let number = idsByCreationKey[idempotencyKey], let existing = intents[number] {
+                return existing.paymentIntent(number: number)
+            }
+            var generator = SystemRandomNumberGenerator()
+            var number = generator.next() as UInt64
+            while intents[number] != nil { number = generator.next() }
+            let stored = StoredIntent(
+                stage: .authorised, amount: amountCents, currency: currency, secret: generator.next(),
+                metadata: metadata, creationKey: idempotencyKey)
+            intents[number] = stored
+            idsByCreationKey[idempotencyKey] = number
+            return stored.paymentIntent(number: number)
         }
     }
 
     public func retrievePaymentIntent(id: String) async throws -> PaymentIntent {
-        try withLock { try known(id) }
+        try withLock {
+            let number = try known(id)
+            return intents[number]!.paymentIntent(number: number)
+        }
     }
 
     public func capturePaymentIntent(id: String, idempotencyKey: String) async throws -> PaymentIntent {
         try withLock {
-            var intent = try known(id)
-            switch intent.status {
-            case .requiresCapture:
-                intent.status = .succeeded
-                intent.amountReceived = intent.amount
-                intent.amountCapturable = 0
-                intents[id] = intent
-                return intent
-            case .succeeded:
-                return intent
-            default:
-                throw SimulatedPaymentError(kind: .refused, message: "cannot capture a \(intent.status) PaymentIntent")
+            let number = try known(id)
+            var stored = intents[number]!
+            switch stored.stage {
+            case .authorised:
+                stored.stage = .captured
+                intents[number] = stored
+                didFinish(number)
+            case .captured:
+                break
+            case .canceled:
+                throw SimulatedPaymentError(kind: .refused, message: "cannot capture a canceled PaymentIntent")
             }
+            return stored.paymentIntent(number: number)
         }
     }
 
     public func cancelPaymentIntent(id: String, idempotencyKey: String) async throws -> PaymentIntent {
         try withLock {
-            var intent = try known(id)
-            switch intent.status {
-            case .succeeded:
+            let number = try known(id)
+            var stored = intents[number]!
+            switch stored.stage {
+            case .captured:
                 throw SimulatedPaymentError(kind: .refused, message: "cannot cancel a captured PaymentIntent")
             case .canceled:
-                return intent
-            default:
-                intent.status = .canceled
-                intent.amountCapturable = 0
-                intents[id] = intent
-                return intent
+                break
+            case .authorised:
+                stored.stage = .canceled
+                intents[number] = stored
+                didFinish(number)
             }
+            return stored.paymentIntent(number: number)
         }
     }
 
-    private func known(_ id: String) throws -> PaymentIntent {
-        guard let intent = intents[id] else {
+    /// The number of a PaymentIntent that is kept, or `notFound`.
+    private func known(_ id: String) throws -> UInt64 {
+        guard let number = StoredIntent.number(ofID: id), intents[number] != nil else {
             throw SimulatedPaymentError(kind: .notFound, message: "no simulated PaymentIntent \(id)")
         }
-        return intent
+        return number
+    }
+
+    /// Records that `number` has just finished (each PaymentIntent finishes
+    /// once), forgetting the oldest finished one when the limit is reached.
+    private func didFinish(_ number: UInt64) {
+        if finishedOrder.count < finishedIntentLimit {
+            finishedOrder.append(number)
+            return
+        }
+        let forgotten = finishedOrder[oldestFinished]
+        if let stored = intents.removeValue(forKey: forgotten) {
+            idsByCreationKey.removeValue(forKey: stored.creationKey)
+        }
+        finishedOrder[oldestFinished] = number
+        oldestFinished = (oldestFinished + 1) % finishedIntentLimit
     }
 
     private func withLock<T>(_ body: () throws -> T) rethrows -> T {
@@ -101,13 +161,71 @@ public final class SimulatedPaymentGateway: PaymentGateway, @unchecked Sendable 
         defer { lock.unlock() }
         return try body()
     }
+}
 
-    private static func randomHex(_ bytes: Int) -> String {
-        var generator = SystemRandomNumberGenerator()
-        return (0..<bytes).map { _ in
-            let byte = UInt8.random(in: .min ... .max, using: &generator)
-            return (byte < 16 ? "0" : "") + String(byte, radix: 16)
-        }.joined()
+/// What the simulated gateway keeps of one PaymentIntent: the fields it
+/// cannot derive (64 bytes inline, plus the caller's metadata dictionary and
+/// idempotency key, shared rather than copied). The id and the client secret
+/// are rebuilt from two random numbers on every answer.
+private struct StoredIntent {
+    enum Stage: UInt8 { case authorised, captured, canceled }
+
+    var stage: Stage
+    let amount: Int
+    let currency: String
+    /// The random part of the client secret.
+    let secret: UInt64
+    let metadata: [String: String]
+    /// The idempotency key it was created with (forgotten with it).
+    let creationKey: String
+
+    private static let idPrefix = "pi_sim_"
+
+    /// The PaymentIntent as the gateway reports it.
+    func paymentIntent(number: UInt64) -> PaymentIntent {
+        let id = Self.idPrefix + Self.hex(number)
+        let status: PaymentIntent.Status
+        switch stage {
+        case .authorised: status = .requiresCapture
+        case .captured: status = .succeeded
+        case .canceled: status = .canceled
+        }
+        return PaymentIntent(
+            id: id, status: status, amount: amount,
+            amountCapturable: stage == .authorised ? amount : 0,
+            amountReceived: stage == .captured ? amount : 0,
+            currency: currency, clientSecret: id + "_secret_" + Self.hex(secret),
+            metadata: metadata, captureMethod: .manual)
+    }
+
+    /// The number in an id this gateway issues (`pi_sim_` and 16 lower-case
+    /// hex digits); `nil` for any other string.
+    static func number(ofID id: String) -> UInt64? {
+        let utf8 = id.utf8
+        guard utf8.count == idPrefix.utf8.count + 16, id.hasPrefix(idPrefix) else { return nil }
+        var number: UInt64 = 0
+        for byte in utf8.dropFirst(idPrefix.utf8.count) {
+            let digit: UInt8
+            switch byte {
+            case UInt8(ascii: "0")...UInt8(ascii: "9"): digit = byte &- UInt8(ascii: "0")
+            case UInt8(ascii: "a")...UInt8(ascii: "f"): digit = byte &- UInt8(ascii: "a") &+ 10
+            default: return nil
+            }
+            number = number << 4 | UInt64(digit)
+        }
+        return number
+    }
+
+    /// `value` as 16 lower-case hex digits.
+    private static func hex(_ value: UInt64) -> String {
+        String(unsafeUninitializedCapacity: 16) { buffer in
+            let digits: StaticString = "0123456789abcdef"
+            for index in 0..<16 {
+                let nibble = Int((value >> UInt64(60 - 4 * index)) & 0xF)
+                buffer[index] = digits.utf8Start[nibble]
+            }
+            return 16
+        }
     }
 }
 

@@ -126,6 +126,28 @@ final class RequestEndToEndTests: XCTestCase {
         }
     }
 
+    func testCallsPastTheRunningLimitWaitTheirTurnAndAreAllAnswered() async throws {
+        try await TestServer.with(configure: { $0.limits.maxRunningCalls = 1 }) { server in
+            let client = try await server.connect()
+            let started = ContinuousClock.now
+            try await client.send([
+                .test(TestMethods.slow, id: 1, milliseconds: 200),
+                .test(TestMethods.slow, id: 2, milliseconds: 200),
+                .test(TestMethods.slow, id: 3, milliseconds: 200),
+                .health(id: 4),  // inline: never waits for a running call
+            ])
+            var order: [UInt64] = []
+            for _ in 1...4 {
+                let response = try await client.nextResponse()
+                XCTAssertEqual(response.code, .ok, "request \(response.id)")
+                order.append(response.id)
+            }
+            XCTAssertEqual(order, [4, 1, 2, 3], "one call at a time, in arrival order")
+            XCTAssertGreaterThanOrEqual(ContinuousClock.now - started, .milliseconds(600))
+            XCTAssertEqual(server.runs.count("slow"), 3)
+        }
+    }
+
     func testRequestWhoseDeadlinePassedBeforeItStartsIsNotRun() async throws {
         try await TestServer.with { server in
             let client = try await server.connect()

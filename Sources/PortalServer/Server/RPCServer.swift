@@ -154,11 +154,23 @@ public final class RPCServer: Service, Sendable {
     }
 
     /// Runs every asynchronous call as a child task until the queue closes
-    /// (drain) and the calls already taken have finished.
+    /// (drain) and the calls already taken have finished; at most
+    /// ``ServerConfiguration/Limits/maxRunningCalls`` at once, the others
+    /// wait in the queue.
     private func runCalls() async {
-        await withDiscardingTaskGroup { group in
+        let limit = max(1, configuration.limits.maxRunningCalls)
+        // Not a discarding group: waiting for one child to finish is how a
+        // call waits for room. Every finished child is collected by `next()`
+        // before another starts, so the group never holds more than `limit`.
+        await withTaskGroup(of: Void.self) { group in
+            var running = 0
             for await call in calls.calls {
+                if running == limit {
+                    await group.next()
+                    running -= 1
+                }
                 group.addTask { await call.execute() }
+                running += 1
             }
         }
     }

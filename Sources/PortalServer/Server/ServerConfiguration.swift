@@ -53,19 +53,31 @@ public struct ServerConfiguration: Sendable {
         /// Connections the server keeps open at once; a connection over the cap
         /// gets a TOO_MANY_CONNECTIONS frame and is closed. Default: `2048`.
         public var maxConnections: Int
+        /// Asynchronous calls that run at once in the whole server; later
+        /// ones wait in arrival order and start as running ones finish (one
+        /// whose deadline passes meanwhile is answered DEADLINE_EXCEEDED
+        /// without running). Nothing is refused: this bounds memory,
+        /// since a running call holds a task and its async frames (≈ 16 KiB
+        /// for a checkout) while a waiting one holds only its request. The
+        /// store runs one write transaction at a time (up to 128 writes in
+        /// it), so more calls at once only wait inside it. Default: `512`.
+        public var maxRunningCalls: Int
 
         /// Creates limits; every argument defaults to the value in ``defaults``.
         public init(
             maximumFrameLength: Int = 4 * 1024 * 1024,
             maxInFlightPerConnection: Int = 1024,
-            maxConnections: Int = 2048
+            maxConnections: Int = 2048,
+            maxRunningCalls: Int = 512
         ) {
             self.maximumFrameLength = maximumFrameLength
             self.maxInFlightPerConnection = maxInFlightPerConnection
             self.maxConnections = maxConnections
+            self.maxRunningCalls = maxRunningCalls
         }
 
-        /// 4 MiB frames, 1024 requests in flight per connection, 2048 connections.
+        /// 4 MiB frames, 1024 requests in flight per connection, 2048
+        /// connections, 512 asynchronous calls running at once.
         public static var defaults: Limits { Limits() }
     }
 
