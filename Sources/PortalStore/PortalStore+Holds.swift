@@ -221,40 +221,102 @@ extension PortalStore {
         return hold
     }
 
+    /// The longest span a hold or booking can occupy, in minutes: a
+    /// duration is 1–1440 (the `CHECK`s on `services` and `bookings`), and
+    /// schema version 4's triggers refuse a longer `span_end - span_start`.
+    static let longestSpanMinutes = 1440
+
     /// Whether `client` has an active hold or confirmed booking of `service`
     /// overlapping `span` that the overlap rule forbids: `allowOverlap` is
     /// the target block's setting; the other block's own setting counts too.
     /// `excluding` leaves out a booking being moved.
+    ///
+    /// The overlap is forbidden when either block has `allow_overlap = 0`
+    /// (an other row whose block no longer offers the service counts as
+    /// forbidding). The cost does not grow with the client's history or the
+    /// number of bookings:
+    /// - no span is longer than ``longestSpanMinutes``, so only rows starting
+    ///   less than that before `span` can reach into it: every scan is
+    ///   bounded below by `span.start - longestSpanMinutes`;
+    /// - holds are found from the client's active holds in that window (a
+    ///   client has few live holds);
+    /// - when the target forbids overlap, any overlapping booking counts:
+    ///   the client's confirmed bookings in the window, read from an index
+    ///   that has both ends of the span;
+    /// - when the target allows overlap, only bookings whose own block
+    ///   forbids it (or no longer offers the service) count. A booking's
+    ///   span lies on its block's date, which never changes, so the check
+    ///   walks the blocks of the window's dates and, only for those that
+    ///   forbid overlap, looks up the client's bookings in them. Bookings
+    ///   without a block (a deleted block's) are looked up directly.
     static func hasOverlap(
         _ db: SQLiteConnection, client: ClientID, service: ServiceCode, span: LocalTimeSpan,
         allowOverlap: Bool, excluding booking: BookingID? = nil, now: Instant
     ) throws -> Bool {
-        let found = try db.integer(
+        // Rows with span_start <= this end before span.start.
+        let tooEarly = span.start - longestSpanMinutes
+        let holdsSQL = """
+            SELECT 1 FROM holds h
+            LEFT JOIN block_capacities c
+                ON c.block_id = h.block_id AND c.service_code = h.service_code
+            WHERE h.client_id = ?1 AND h.service_code = ?2 AND h.state = 'active'
+              AND h.span_start > ?6 AND h.span_start < ?5 AND h.span_end > ?4
+              AND h.expires_at > ?3
+              AND (?9 = 0 OR coalesce(c.allow_overlap, 0) = 0)
             """
-            SELECT EXISTS (
-                SELECT 1 FROM holds h
-                LEFT JOIN block_capacities c
-                    ON c.block_id = h.block_id AND c.service_code = h.service_code
-                WHERE h.client_id = ?1 AND h.service_code = ?2
-                  AND h.state = 'active' AND h.expires_at > ?3
-                  AND h.span_start < ?5 AND h.span_end > ?4
-                  AND (?6 = 0 OR coalesce(c.allow_overlap, 0) = 0)
-            ) OR EXISTS (
+        let bookingsSQL: String
+        if allowOverlap {
+            // INDEXED BY: without statistics the planner would rather walk
+            // the client's bookings by span, which is what must be avoided;
+            // the join order blocks → capacity → bookings also makes the
+            // capacity filter apply before any booking is looked up.
+            bookingsSQL = """
+                SELECT 1 FROM blocks b
+                LEFT JOIN block_capacities c ON c.block_id = b.block_id AND c.service_code = ?2
+                JOIN bookings k INDEXED BY bookings_by_block_client
+                    ON k.block_id = b.block_id AND k.service_code = ?2
+                   AND k.status = 'confirmed' AND k.client_id = ?1
+                WHERE b.date BETWEEN ?7 AND ?8 AND coalesce(c.allow_overlap, 0) = 0
+                  AND k.span_start < ?5 AND k.span_end > ?4 AND k.booking_id <> ?10
+                UNION ALL
+                SELECT 1 FROM bookings k INDEXED BY bookings_by_block_client
+                WHERE k.block_id IS NULL AND k.service_code = ?2
+                  AND k.status = 'confirmed' AND k.client_id = ?1
+                  AND k.span_start < ?5 AND k.span_end > ?4 AND k.booking_id <> ?10
+                """
+        } else {
+            bookingsSQL = """
                 SELECT 1 FROM bookings k
-                LEFT JOIN block_capacities c
-                    ON c.block_id = k.block_id AND c.service_code = k.service_code
                 WHERE k.client_id = ?1 AND k.service_code = ?2 AND k.status = 'confirmed'
-                  AND k.booking_id <> ?7
-                  AND k.span_start < ?5 AND k.span_end > ?4
-                  AND (?6 = 0 OR coalesce(c.allow_overlap, 0) = 0)
-            )
-            """,
+                  AND k.span_start > ?6 AND k.span_start < ?5 AND k.span_end > ?4
+                  AND k.booking_id <> ?10
+                """
+        }
+        // The dates a block holding an overlapping row can have.
+        let firstDay = floorDivide(tooEarly + 1, longestSpanMinutes)
+        let lastDay = floorDivide(span.end - 1, longestSpanMinutes)
+        let found = try db.integer(
+            "SELECT EXISTS (\(holdsSQL)) OR EXISTS (\(bookingsSQL))",
             [
                 .integer(client.rawValue), .text(service.rawValue), .integer(now.unixSeconds),
-                .int(span.start), .int(span.end), .bool(allowOverlap),
-                .integer(booking?.rawValue ?? 0),
+                .int(span.start), .int(span.end), .int(tooEarly),
+                .text(dateText(daysSince1970: firstDay)), .text(dateText(daysSince1970: lastDay)),
+                .bool(allowOverlap), .integer(booking?.rawValue ?? 0),
             ])
         return found == 1
+    }
+
+    /// `YYYY-MM-DD` of a day number, clamped to the dates a block can have
+    /// (0001-01-01 to 9999-12-31), as `blocks.date` compares.
+    private static func dateText(daysSince1970 day: Int) -> String {
+        let first = LocalDate(year: 1, month: 1, day: 1)!.daysSince1970
+        let last = LocalDate(year: 9999, month: 12, day: 31)!.daysSince1970
+        return LocalDate(daysSince1970: min(max(day, first), last)).description
+    }
+
+    /// `a / b` rounded down (toward minus infinity), for `b > 0`.
+    private static func floorDivide(_ a: Int, _ b: Int) -> Int {
+        a >= 0 ? a / b : -((-a + b - 1) / b)
     }
 
     /// Deletes up to `limit` expired active holds without a PaymentIntent

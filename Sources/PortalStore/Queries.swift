@@ -5,12 +5,6 @@ import PortalDomain
 enum Query {
     // MARK: Counting (the capacity invariant's arithmetic)
 
-    /// Confirmed bookings of a service in a block.
-    static let bookedSQL = """
-        SELECT count(*) FROM bookings
-        WHERE block_id = ?1 AND service_code = ?2 AND status = 'confirmed'
-        """
-
     /// Holds of a service in a block that count at `now`: active and unexpired.
     static let heldSQL = """
         SELECT count(*) FROM holds
@@ -19,20 +13,27 @@ enum Query {
 
     /// The capacity row of a service in a block with its use at `now`, or
     /// `nil` when the block does not offer the service.
+    ///
+    /// Confirmed bookings come from the row's `booked` counter, which the
+    /// schema's triggers keep equal to their count (schema version 4), so
+    /// the cost does not grow with the block's bookings; active holds are
+    /// counted (at most the capacity's worth are unexpired).
     static func usage(
         _ db: SQLiteConnection, block: BlockID, service: ServiceCode, now: Instant
     ) throws -> CapacityUsage? {
         guard
-            let (capacity, allowOverlap) = try db.row(
-                "SELECT capacity, allow_overlap FROM block_capacities WHERE block_id = ? AND service_code = ?",
+            let (capacity, allowOverlap, booked) = try db.row(
+                """
+                SELECT capacity, allow_overlap, booked FROM block_capacities
+                WHERE block_id = ? AND service_code = ?
+                """,
                 [.integer(block.rawValue), .text(service.rawValue)],
-                { ($0.int(0), $0.bool(1)) })
+                { ($0.int(0), $0.bool(1), $0.int(2)) })
         else { return nil }
-        let booked = try db.integer(bookedSQL, [.integer(block.rawValue), .text(service.rawValue)]) ?? 0
         let held = try db.integer(
             heldSQL, [.integer(block.rawValue), .text(service.rawValue), .integer(now.unixSeconds)]) ?? 0
         return CapacityUsage(
-            service: service, capacity: capacity, allowOverlap: allowOverlap, booked: Int(booked),
+            service: service, capacity: capacity, allowOverlap: allowOverlap, booked: booked,
             held: Int(held))
     }
 
@@ -67,9 +68,7 @@ enum Query {
         let defaults = try Query.service(db, service)
         return try db.rows(
             """
-            SELECT \(StoredRow.blockColumns), c.capacity,
-                (SELECT count(*) FROM bookings k
-                 WHERE k.block_id = b.block_id AND k.service_code = ?2 AND k.status = 'confirmed'),
+            SELECT \(StoredRow.blockColumns), c.capacity, c.booked,
                 (SELECT count(*) FROM holds h
                  WHERE h.block_id = b.block_id AND h.service_code = ?2
                    AND h.state = 'active' AND h.expires_at > ?3)
@@ -125,10 +124,7 @@ enum Query {
         }
         let lines = try db.rows(
             """
-            SELECT \(StoredRow.blockColumns), c.service_code, c.capacity, c.allow_overlap,
-                (SELECT count(*) FROM bookings k
-                 WHERE k.block_id = b.block_id AND k.service_code = c.service_code
-                   AND k.status = 'confirmed'),
+            SELECT \(StoredRow.blockColumns), c.service_code, c.capacity, c.allow_overlap, c.booked,
                 (SELECT count(*) FROM holds h
                  WHERE h.block_id = b.block_id AND h.service_code = c.service_code
                    AND h.state = 'active' AND h.expires_at > ?2)

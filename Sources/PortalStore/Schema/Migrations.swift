@@ -22,6 +22,9 @@ package enum Migrations {
     package static let all: [Migration] = [
         Migration(version: 1, name: "timetable, capacity, holds, bookings, clients, logins, audit, outbox", sql: schemaV1),
         Migration(version: 3, name: "checkout: client secrets and end reasons of holds", sql: schemaV3),
+        Migration(
+            version: 4, name: "booked counters, spans of at most a day, indexes for the overlap check",
+            sql: schemaV4),
         Migration(version: 5, name: "partial indexes over live holds and pending outbox rows", sql: schemaV5),
     ]
 
