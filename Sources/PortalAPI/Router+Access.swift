@@ -29,21 +29,22 @@ extension Router {
     }
 
     /// Registers a Portal method with a fast path: when the call's session
-    /// is known to be live (``Authenticator/cachedSession(_:)``), `inline`
-    /// runs on the event loop and may answer from memory; otherwise, or
-    /// when it returns `nil`, the call goes the way of
+    /// is known to be live (``Authenticator/cachedSession(_:)``), `rawInline`
+    /// runs on the event loop with the request's bytes, before any decoding
+    /// (``Router/register(_:rawInline:handler:)``), and may answer from
+    /// memory; otherwise, or when it returns `nil`, the call goes the way of
     /// ``registerPortal(_:authenticator:handler:)``.
     mutating func registerPortal<Request: ProtoMessage, Response: ProtoMessage>(
         _ method: MethodDescriptor<Request, Response>,
         authenticator: Authenticator,
-        inline: @escaping @Sendable (Request, _ clientID: Int64, RequestContext) -> EncodedResponse?,
+        rawInline: @escaping @Sendable ([UInt8], _ clientID: Int64, RequestContext) -> EncodedResponse?,
         handler: @escaping @Sendable (Request, _ clientID: Int64, RequestContext) async throws -> Response
     ) {
         register(
             method,
-            inline: { request, context in
+            rawInline: { payload, context in
                 guard let clientID = authenticator.cachedSession(context) else { return nil }
-                return inline(request, clientID, context)
+                return rawInline(payload, clientID, context)
             },
             handler: { request, context in
                 let clientID = try await authenticator.requireSession(context)

@@ -91,15 +91,19 @@ struct TimetableAPI: Sendable {
         }
 
         // ListBlocks is the read path every portal page hits: answered on
-        // the event loop from encoded answers kept per (date, service) while
-        // the store says they are current (no write since, no counted hold
-        // expired); a miss reads the store and keeps the answer.
+        // the event loop from encoded answers kept per request while the
+        // store says they are current (no write since, no counted hold
+        // expired); a miss reads the store and keeps the answer. The key is
+        // the request as this server encodes it once it has validated, and
+        // a call is looked up by the bytes it sent: any protobuf encoder
+        // writes these two string fields the same way, so a hit costs no
+        // decoding; other bytes simply miss and take the full path.
         let answers = GenerationCache<AvailabilityKey, [UInt8]>(limit: 4096)
         router.registerPortal(
             PortalMethods.listBlocks, authenticator: authenticator,
-            inline: { request, _, _ in
+            rawInline: { payload, _, _ in
                 answers.value(
-                    for: AvailabilityKey(date: request.date, serviceCode: request.serviceCode),
+                    for: AvailabilityKey(requestBytes: payload),
                     generation: store.availabilityGeneration.current, now: store.clock.now.unixSeconds
                 ).map(EncodedResponse.init(encoded:))
             },
@@ -110,7 +114,7 @@ struct TimetableAPI: Sendable {
                     blocks: snapshot.blocks.map(PortalMessages.AvailableBlock.init))
                 answers.insert(
                     response.serializedBytes(),
-                    for: AvailabilityKey(date: request.date, serviceCode: request.serviceCode),
+                    for: AvailabilityKey(requestBytes: request.serializedBytes()),
                     generation: snapshot.generation, validUntil: snapshot.validUntil?.unixSeconds ?? .max)
                 return response
             })

@@ -158,14 +158,19 @@ package final class GenerationCache<Key: Hashable & Sendable, Value: Sendable>: 
     package var count: Int { shared.withLock { $0.count } }
 }
 
-/// The key of a kept `ListBlocks` answer: the request's fields as sent (an
-/// answer is only kept for fields that validated).
+/// The key of a kept `ListBlocks` answer: the encoded request (an answer
+/// is only kept for a request that validated, under its canonical
+/// encoding; a call is looked up by the bytes it sent).
 package struct AvailabilityKey: Hashable, Sendable {
-    package let date: String
-    package let serviceCode: String
+    /// The request's protobuf encoding.
+    package let requestBytes: [UInt8]
 
-    package init(date: String, serviceCode: String) {
-        self.date = date
-        self.serviceCode = serviceCode
+    package init(requestBytes: [UInt8]) {
+        self.requestBytes = requestBytes
+    }
+
+    /// The bytes in one go (an array would feed the hasher byte by byte).
+    package func hash(into hasher: inout Hasher) {
+        requestBytes.withUnsafeBytes { hasher.combine(bytes: $0) }
     }
 }

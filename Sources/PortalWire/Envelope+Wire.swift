@@ -1,3 +1,8 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
 import NIOCore
 import PortalMessages
 
@@ -16,13 +21,17 @@ public enum MetadataKey {
 extension MetadataKey {
     /// The token of an `authorization: Bearer <token>` entry of `metadata`, if any.
     public static func bearerToken(in metadata: [String: String]) -> String? {
-        guard let value = metadata[authorization] else { return nil }
-        // Byte-wise: this runs on every authenticated call, and the prefix
-        // is ASCII, so no grapheme-cluster walking is needed.
-        let bytes = value.utf8
-        let prefix = "Bearer ".utf8
-        guard bytes.count > prefix.count, bytes.starts(with: prefix) else { return nil }
-        return String(Substring(bytes.dropFirst(prefix.count)))
+        guard var value = metadata[authorization] else { return nil }
+        // Byte-wise on the contiguous UTF-8: this runs on every
+        // authenticated call, and the prefix is ASCII.
+        return value.withUTF8 { bytes -> String? in
+            let prefix: StaticString = "Bearer "
+            let count = prefix.utf8CodeUnitCount
+            guard bytes.count > count,
+                memcmp(bytes.baseAddress!, prefix.utf8Start, count) == 0
+            else { return nil }
+            return String(decoding: UnsafeBufferPointer(rebasing: bytes[count...]), as: UTF8.self)
+        }
     }
 }
 

@@ -117,6 +117,29 @@ public struct Router: Sendable {
                 async: asynchronous))
     }
 
+    /// Registers a method with a fast path that sees the request's bytes
+    /// before they are decoded: `rawInline` runs first, on the connection's
+    /// event loop, and answers when it can from memory — typically a cache
+    /// keyed by the encoded request, which then costs no decoding at all.
+    /// When it returns `nil`, the request is decoded (and refused as usual
+    /// when malformed) and `handler` runs as an asynchronous call.
+    ///
+    /// `rawInline` must never block or wait; whatever it answers must be what
+    /// `handler` would answer at this instant for these bytes.
+    public mutating func register<Request: ProtoMessage, Response: ProtoMessage>(
+        _ method: MethodDescriptor<Request, Response>,
+        rawInline: @escaping @Sendable ([UInt8], RequestContext) -> EncodedResponse?,
+        handler: @escaping @Sendable (Request, RequestContext) async throws -> Response
+    ) {
+        register(method, handler: handler)
+        guard case .async(let asynchronous) = routes[method.fullName]?.kind else { return }
+        routes[method.fullName] = Route(
+            servesWhileDraining: false,
+            kind: .inlineFirst(
+                inline: { payload, context in rawInline(payload, context).map { .success($0.bytes) } },
+                async: asynchronous))
+    }
+
     /// What the server does with a request for `method`.
     package func resolve(_ method: String) -> Resolution {
         if let route = routes[method] { return .route(route) }
