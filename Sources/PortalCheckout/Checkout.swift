@@ -120,17 +120,26 @@ public final class Checkout: Sendable {
             // A live hold without a payment (taken by `createHold`): pay for that one.
             return try await startHoldFirst(for: client, service: code, block: block, expectedPriceCents: expectedPriceCents)
         case .available(let remaining):
-            // Uncontested (no more starts in flight here than free slots):
-            // the PaymentIntent first, then the hold with it in one write.
-            // Contested: the hold first, so that the starts that lose the
-            // race never cost a PaymentIntent.
-            guard startsInFlight.count(contest) <= remaining else {
+            // Uncontested — comfortably more free slots than starts under
+            // way here — the PaymentIntent first, then the hold with it in
+            // one write. Otherwise the hold first, so that the starts that
+            // lose a race for the last slots never cost a PaymentIntent.
+            guard startsInFlight.count(contest) + Self.uncontestedMargin <= remaining else {
                 return try await startHoldFirst(
                     for: client, service: code, block: block, expectedPriceCents: expectedPriceCents)
             }
             return try await startInOneWrite(for: client, service: service, block: block)
         }
     }
+
+    /// How many more free slots than starts under way a (block, service)
+    /// must have for `StartCheckout` to create the PaymentIntent before the
+    /// hold. The margin covers what the count cannot see — starts that
+    /// arrive while this one's PaymentIntent is being created and take the
+    /// hold-first path — so that a hold write refusing a PaymentIntent made
+    /// for it (which is then cancelled) stays a rare event, and a race for
+    /// a block's last few slots never creates one.
+    static let uncontestedMargin = 8
 
     /// `StartCheckout` when a slot is not contested: the PaymentIntent, then
     /// one write that takes the hold with it (or queues its cancellation).

@@ -8,10 +8,11 @@ struct StartKey: Hashable, Sendable {
 
 /// How many `StartCheckout` calls of this process are under way per
 /// (block, service). `StartCheckout` takes the one-write path (PaymentIntent
-/// first, then the hold with it) only while its slot is not contested — no
-/// more starts in flight than free slots — so that when many clients race
-/// for the last slots, the losers are refused by the hold's transaction
-/// before any PaymentIntent is created for them.
+/// first, then the hold with it) only while its slot is not contested —
+/// comfortably more free slots than starts in flight
+/// (``Checkout/uncontestedMargin``) — so that when many clients race for
+/// the last slots, the losers are refused by the hold's transaction before
+/// any PaymentIntent is created for them.
 ///
 /// A count, not a reservation: correctness (never more holds than room)
 /// comes from the hold's transaction either way; this only decides which

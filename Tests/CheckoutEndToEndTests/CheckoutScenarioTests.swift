@@ -56,6 +56,38 @@ final class CheckoutScenarioTests: XCTestCase {
             await assertEqual(try await ann.listBlocks().map(\.remaining), [4])
             XCTAssertEqual(
                 try server.paymentEvents(started.paymentIntentId), ["payment.capture_queued", "payment.captured"])
+            // Five slots are few: the hold was taken first, the PaymentIntent attached after.
+            XCTAssertEqual(try server.count("SELECT count(*) FROM audit_log WHERE event = 'hold.payment_attached'"), 1)
+        }
+    }
+
+    func testOnAnUncontestedBlockTheHoldIsTakenWithItsPaymentIntentInOneWrite() async throws {
+        try await CheckoutTestServer.with { server in
+            let blockID = try await server.seedMorningRun(capacity: 20)
+            let ann = try await server.signUp("Ann")
+            let started = try await ann.startCheckout(block: blockID, expectedPrice: 1500)
+            let created = try await server.paymentIntent(started.paymentIntentId)
+            XCTAssertEqual(created.metadata["portal_hold_token"], started.holdToken)
+            XCTAssertEqual(created.amount, 1500)
+            XCTAssertEqual(try server.count("SELECT count(*) FROM audit_log WHERE event = 'hold.created'"), 1)
+            XCTAssertEqual(try server.count("SELECT count(*) FROM audit_log WHERE event = 'hold.payment_attached'"), 0)
+            XCTAssertEqual(
+                try server.count(
+                    "SELECT count(*) FROM holds WHERE state = 'active' AND payment_intent_id IS NOT NULL AND client_secret IS NOT NULL"),
+                1)
+            // A retry answers the same hold and PaymentIntent without a write or a Stripe call.
+            let again = try await ann.startCheckout(block: blockID, expectedPrice: 1500)
+            XCTAssertEqual(again.holdToken, started.holdToken)
+            XCTAssertEqual(again.paymentIntentId, started.paymentIntentId)
+
+            try await server.stripe.payAsBrowser(paymentIntentID: started.paymentIntentId)
+            let booking = try await ann.finalize(started)
+            XCTAssertEqual(booking.paymentState, .captured)
+            let usage = try await server.walkUsage()
+            XCTAssertEqual([usage.booked, usage.held, usage.remaining], [1, 0, 19])
+            XCTAssertEqual(
+                try server.paymentEvents(started.paymentIntentId), ["payment.capture_queued", "payment.captured"])
+            XCTAssertEqual(try server.count("SELECT count(*) FROM outbox"), 1)
         }
     }
 
@@ -332,7 +364,31 @@ final class CheckoutScenarioTests: XCTestCase {
             let after = try await server.walkUsage()
             XCTAssertEqual(after.remaining, before.remaining)
             XCTAssertEqual(after.held, 0)
-            // Uncontested, the PaymentIntent comes before the hold: nothing was written.
+            // Five slots are few: the hold came first, and was released.
+            XCTAssertEqual(
+                try server.count(
+                    "SELECT count(*) FROM holds WHERE state = 'cancelled' AND end_reason = 'payment_provider_unavailable'"),
+                1)
+        }
+    }
+
+    func testStripeUnreachableOnAnUncontestedBlockWritesNothing() async throws {
+        let closedPort = try ClosedPort.make()
+        let unreachable = StripeClient(
+            secretKey: LocalStripe.secretKey,
+            configuration: .init(
+                baseURL: "http://127.0.0.1:\(closedPort)", connectTimeout: .seconds(1), requestTimeout: .seconds(2),
+                retry: .init(maxAttempts: 2, initialBackoff: .milliseconds(10), maxBackoff: .milliseconds(20))),
+            logger: .init(label: "test", factory: { _ in SwiftLogNoOpLogHandler() }))
+        try await CheckoutTestServer.with(gateway: unreachable) { server in
+            let blockID = try await server.seedMorningRun(capacity: 20)
+            let ann = try await server.signUp("Ann")
+
+            await assertRPCError(.unavailable, "PAYMENT_PROVIDER_UNAVAILABLE") {
+                try await ann.startCheckout(block: blockID)
+            }
+            await assertEqual(try await server.walkUsage().remaining, 20)
+            // Plenty of room: the PaymentIntent comes before the hold, so nothing was written.
             XCTAssertEqual(try server.count("SELECT count(*) FROM holds"), 0)
             XCTAssertEqual(try server.count("SELECT count(*) FROM outbox"), 0)
         }
