@@ -172,11 +172,7 @@ public final class Checkout: Sendable {
             logStarted(record.hold, paymentIntentID: intent.id)
             return CheckoutStart(hold: record.hold, paymentIntentID: intent.id, clientSecret: intent.clientSecret)
         case .keptEarlier(let record, let cancel):
-            await runner.attempt(cancel)
-            guard let id = record.hold.paymentIntentID, let secret = record.clientSecret else {
-                throw PortalError.paymentProviderUnavailable
-            }
-            return CheckoutStart(hold: record.hold, paymentIntentID: id, clientSecret: secret)
+            return try await keptEarlier(record, cancelling: cancel)
         case .refused(let refusal, let cancel):
             await runner.attempt(cancel)
             throw refusal
@@ -233,16 +229,24 @@ public final class Checkout: Sendable {
             logStarted(record.hold, paymentIntentID: intent.id)
             return CheckoutStart(hold: record.hold, paymentIntentID: intent.id, clientSecret: intent.clientSecret)
         case .keptEarlier(let record, let cancel):
-            await runner.attempt(cancel)
-            guard let id = record.hold.paymentIntentID, let secret = record.clientSecret else {
-                throw PortalError.paymentProviderUnavailable
-            }
-            return CheckoutStart(hold: record.hold, paymentIntentID: id, clientSecret: secret)
+            return try await keptEarlier(record, cancelling: cancel)
         case .holdEnded(_, let cancel):
             await runner.attempt(cancel)
             throw PortalError.failedPrecondition(
                 .holdExpired, "The hold ended before its payment was ready; start again.")
         }
+    }
+
+    /// A concurrent retry's hold won: cancels the PaymentIntent this call
+    /// made and answers the one the hold names.
+    private func keptEarlier(_ record: CheckoutHold, cancelling cancel: PaymentCommand) async throws
+        -> CheckoutStart
+    {
+        await runner.attempt(cancel)
+        guard let id = record.hold.paymentIntentID, let secret = record.clientSecret else {
+            throw PortalError.paymentProviderUnavailable
+        }
+        return CheckoutStart(hold: record.hold, paymentIntentID: id, clientSecret: secret)
     }
 
     private func logStarted(_ hold: CapacityHold, paymentIntentID: String) {

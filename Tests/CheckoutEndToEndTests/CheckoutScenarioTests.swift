@@ -346,14 +346,7 @@ final class CheckoutScenarioTests: XCTestCase {
     }
 
     func testStripeUnreachableDuringStartCheckoutAnswersUnavailableAndTakesNoSlot() async throws {
-        let closedPort = try ClosedPort.make()
-        let unreachable = StripeClient(
-            secretKey: LocalStripe.secretKey,
-            configuration: .init(
-                baseURL: "http://127.0.0.1:\(closedPort)", connectTimeout: .seconds(1), requestTimeout: .seconds(2),
-                retry: .init(maxAttempts: 2, initialBackoff: .milliseconds(10), maxBackoff: .milliseconds(20))),
-            logger: .init(label: "test", factory: { _ in SwiftLogNoOpLogHandler() }))
-        try await CheckoutTestServer.with(gateway: unreachable) { server in
+        try await CheckoutTestServer.with(gateway: try Self.unreachableStripe()) { server in
             let blockID = try await server.seedMorningRun(capacity: 5)
             let ann = try await server.signUp("Ann")
             let before = try await server.walkUsage()
@@ -373,14 +366,7 @@ final class CheckoutScenarioTests: XCTestCase {
     }
 
     func testStripeUnreachableOnAnUncontestedBlockWritesNothing() async throws {
-        let closedPort = try ClosedPort.make()
-        let unreachable = StripeClient(
-            secretKey: LocalStripe.secretKey,
-            configuration: .init(
-                baseURL: "http://127.0.0.1:\(closedPort)", connectTimeout: .seconds(1), requestTimeout: .seconds(2),
-                retry: .init(maxAttempts: 2, initialBackoff: .milliseconds(10), maxBackoff: .milliseconds(20))),
-            logger: .init(label: "test", factory: { _ in SwiftLogNoOpLogHandler() }))
-        try await CheckoutTestServer.with(gateway: unreachable) { server in
+        try await CheckoutTestServer.with(gateway: try Self.unreachableStripe()) { server in
             let blockID = try await server.seedMorningRun(capacity: 20)
             let ann = try await server.signUp("Ann")
 
@@ -418,5 +404,16 @@ final class CheckoutScenarioTests: XCTestCase {
             await assertEqual(try await server.walkUsage().held, 0)
             await assertTrue(try await ann.myBookings().isEmpty)
         }
+    }
+
+    /// A Stripe client pointed at a closed loopback port, with short timeouts.
+    private static func unreachableStripe() throws -> StripeClient {
+        let closedPort = try ClosedPort.make()
+        return StripeClient(
+            secretKey: LocalStripe.secretKey,
+            configuration: .init(
+                baseURL: "http://127.0.0.1:\(closedPort)", connectTimeout: .seconds(1), requestTimeout: .seconds(2),
+                retry: .init(maxAttempts: 2, initialBackoff: .milliseconds(10), maxBackoff: .milliseconds(20))),
+            logger: .init(label: "test", factory: { _ in SwiftLogNoOpLogHandler() }))
     }
 }

@@ -101,20 +101,17 @@ public struct Router: Sendable {
         inline: @escaping @Sendable (Request, RequestContext) -> EncodedResponse?,
         handler: @escaping @Sendable (Request, RequestContext) async throws -> Response
     ) {
-        register(method, handler: handler)
-        guard case .async(let asynchronous) = routes[method.fullName]?.kind else { return }
-        routes[method.fullName] = Route(
-            servesWhileDraining: false,
-            kind: .inlineFirst(
-                inline: { payload, context in
-                    switch Self.decode(Request.self, from: payload) {
-                    case .success(let request):
-                        return inline(request, context).map { .success($0.bytes) }
-                    case .failure(let error):
-                        return .failure(error)
-                    }
-                },
-                async: asynchronous))
+        registerInlineFirst(
+            method,
+            inline: { payload, context in
+                switch Self.decode(Request.self, from: payload) {
+                case .success(let request):
+                    return inline(request, context).map { .success($0.bytes) }
+                case .failure(let error):
+                    return .failure(error)
+                }
+            },
+            handler: handler)
     }
 
     /// Registers a method with a fast path that sees the request's bytes
@@ -131,13 +128,22 @@ public struct Router: Sendable {
         rawInline: @escaping @Sendable ([UInt8], RequestContext) -> EncodedResponse?,
         handler: @escaping @Sendable (Request, RequestContext) async throws -> Response
     ) {
+        registerInlineFirst(
+            method, inline: { payload, context in rawInline(payload, context).map { .success($0.bytes) } },
+            handler: handler)
+    }
+
+    /// `handler` as an asynchronous route, with `inline` tried first on the
+    /// event loop (`nil`: go asynchronous).
+    private mutating func registerInlineFirst<Request: ProtoMessage, Response: ProtoMessage>(
+        _ method: MethodDescriptor<Request, Response>,
+        inline: @escaping @Sendable ([UInt8], RequestContext) -> CallOutcome?,
+        handler: @escaping @Sendable (Request, RequestContext) async throws -> Response
+    ) {
         register(method, handler: handler)
         guard case .async(let asynchronous) = routes[method.fullName]?.kind else { return }
         routes[method.fullName] = Route(
-            servesWhileDraining: false,
-            kind: .inlineFirst(
-                inline: { payload, context in rawInline(payload, context).map { .success($0.bytes) } },
-                async: asynchronous))
+            servesWhileDraining: false, kind: .inlineFirst(inline: inline, async: asynchronous))
     }
 
     /// What the server does with a request for `method`.
