@@ -167,9 +167,18 @@ public final class PortalStore: Sendable {
             // faster but may lose the last commits on power loss — and a
             // booking commit is what lets money be captured, so a committed
             // booking must survive anything once we have told anyone.
+            // temp_store = MEMORY: every write runs in its own savepoint
+            // inside a group's transaction (see `WriterLane`), and SQLite
+            // keeps each page's pre-image for that savepoint in a
+            // sub-journal — a temporary *file* once it passes 64 KiB, which
+            // a checkout's write does. Two thirds of the writer's write
+            // syscalls went there (112-120 per checkout pair, 36 without);
+            // a sub-journal is only needed to roll one write back, never
+            // after a crash, so memory is the right place for it.
             try writer.execute(script: """
                 PRAGMA synchronous = FULL;
                 PRAGMA foreign_keys = ON;
+                PRAGMA temp_store = MEMORY;
                 """)
             try Migrations.migrate(writer, logger: logger)
 
