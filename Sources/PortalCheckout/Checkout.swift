@@ -150,10 +150,9 @@ public final class Checkout: Sendable {
         let token = HoldToken.generate()
         let intent: PaymentIntent
         do {
-            intent = try await gateway.createPaymentIntent(
-                amountCents: Int(service.priceCents), currency: service.currency,
-                metadata: CheckoutMetadata.of(token, client: client, block: block, service: code),
-                idempotencyKey: PaymentCommand.idempotencyKey(forHold: token, operation: "create"))
+            intent = try await createPaymentIntent(
+                forHold: token, client: client, block: block, service: code,
+                amountCents: service.priceCents, currency: service.currency)
         } catch {
             if error is CancellationError { throw error }
             logger.warning(
@@ -204,10 +203,9 @@ public final class Checkout: Sendable {
 
         let intent: PaymentIntent
         do {
-            intent = try await gateway.createPaymentIntent(
-                amountCents: Int(outcome.hold.amountCents), currency: outcome.hold.currency,
-                metadata: CheckoutMetadata.of(token, client: client, block: block, service: code),
-                idempotencyKey: PaymentCommand.idempotencyKey(forHold: token, operation: "create"))
+            intent = try await createPaymentIntent(
+                forHold: token, client: client, block: block, service: code,
+                amountCents: outcome.hold.amountCents, currency: outcome.hold.currency)
         } catch {
             logger.warning(
                 "Could not create the PaymentIntent; releasing the hold",
@@ -235,6 +233,19 @@ public final class Checkout: Sendable {
             throw PortalError.failedPrecondition(
                 .holdExpired, "The hold ended before its payment was ready; start again.")
         }
+    }
+
+    /// The PaymentIntent that pays for the hold `token` (taken or about to
+    /// be): manual capture, metadata naming the hold, and the idempotency
+    /// key derived from the hold, the same on any retry for it.
+    private func createPaymentIntent(
+        forHold token: HoldToken, client: ClientID, block: BlockID, service: ServiceCode,
+        amountCents: Int64, currency: String
+    ) async throws -> PaymentIntent {
+        try await gateway.createPaymentIntent(
+            amountCents: Int(amountCents), currency: currency,
+            metadata: CheckoutMetadata.of(token, client: client, block: block, service: service),
+            idempotencyKey: PaymentCommand.idempotencyKey(forHold: token, operation: "create"))
     }
 
     /// A concurrent retry's hold won: cancels the PaymentIntent this call

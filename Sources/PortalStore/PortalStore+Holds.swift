@@ -198,26 +198,14 @@ extension PortalStore {
                 .integer(hold.amountCents), .text(hold.currency),
                 .optionalText(payment?.id), .optionalText(payment?.clientSecret),
             ])
-        let holdID = db.lastInsertRowID
-        let expiresAt = hold.expiresAt.unixSeconds
-        if let payment {
-            try AuditLog.append(
-                db, entity: "hold", id: holdID, event: "hold.created", at: now,
-                [
-                    "block_id": .int(hold.block.rawValue), "service_code": .text(hold.service.rawValue),
-                    "client_id": .int(client.rawValue), "expires_at": .int(expiresAt),
-                    "amount_cents": .int(hold.amountCents), "currency": .text(hold.currency),
-                    "payment_intent_id": .text(payment.id),
-                ])
-        } else {
-            try AuditLog.append(
-                db, entity: "hold", id: holdID, event: "hold.created", at: now,
-                [
-                    "block_id": .int(hold.block.rawValue), "service_code": .text(hold.service.rawValue),
-                    "client_id": .int(client.rawValue), "expires_at": .int(expiresAt),
-                    "amount_cents": .int(hold.amountCents), "currency": .text(hold.currency),
-                ])
-        }
+        var detail: [(key: String, value: AuditValue)] = [
+            ("block_id", .int(hold.block.rawValue)), ("service_code", .text(hold.service.rawValue)),
+            ("client_id", .int(client.rawValue)), ("expires_at", .int(hold.expiresAt.unixSeconds)),
+            ("amount_cents", .int(hold.amountCents)), ("currency", .text(hold.currency)),
+        ]
+        if let payment { detail.append(("payment_intent_id", .text(payment.id))) }
+        try AuditLog.append(
+            db, entity: "hold", id: String(db.lastInsertRowID), event: "hold.created", at: now, entries: detail)
         return hold
     }
 

@@ -143,13 +143,22 @@ enum AuditLog {
         _ db: SQLiteConnection, entity: String, id: String, event: String, at now: Instant,
         _ detail: KeyValuePairs<String, AuditValue> = [:]
     ) throws {
+        try append(db, entity: entity, id: id, event: event, at: now, entries: detail)
+    }
+
+    /// As the other `append`s, with the detail built at run time (entries
+    /// that depend on the case), keys in the given order.
+    static func append(
+        _ db: SQLiteConnection, entity: String, id: String, event: String, at now: Instant,
+        entries detail: some Sequence<(key: String, value: AuditValue)>
+    ) throws {
         try db.run(
             "INSERT INTO audit_log (entity, entity_id, event, at, detail) VALUES (?, ?, ?, ?, ?)",
             [.text(entity), .text(id), .text(event), .integer(now.unixSeconds), .text(json(detail))])
     }
 
     /// A JSON object of the pairs, keys in the given order.
-    static func json(_ pairs: KeyValuePairs<String, AuditValue>) -> String {
+    static func json(_ pairs: some Sequence<(key: String, value: AuditValue)>) -> String {
         var out = "{"
         for (index, (key, value)) in pairs.enumerated() {
             if index > 0 { out += "," }
