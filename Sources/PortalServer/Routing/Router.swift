@@ -88,38 +88,14 @@ public struct Router: Sendable {
         })
     }
 
-    /// Registers a method with a fast path: `inline` runs first, directly on
-    /// the connection's event loop, and answers when it can from memory
-    /// (a cache); when it returns `nil`, the call runs `handler` as an
+    /// Registers a method with a fast path that sees the request's bytes
+    /// before they are decoded: `rawInline` runs first, directly on the
+    /// connection's event loop, and answers when it can from memory —
+    /// typically a cache keyed by the encoded request, which then costs no
+    /// decoding at all. When it returns `nil`, the request is decoded (and
+    /// refused as usual when malformed) and `handler` runs as an
     /// asynchronous call (a child task, cancelled at the deadline), as
     /// ``register(_:handler:)`` does.
-    ///
-    /// `inline` must never block or wait; whatever it answers must be what
-    /// `handler` would answer at this instant.
-    public mutating func register<Request: ProtoMessage, Response: ProtoMessage>(
-        _ method: MethodDescriptor<Request, Response>,
-        inline: @escaping @Sendable (Request, RequestContext) -> EncodedResponse?,
-        handler: @escaping @Sendable (Request, RequestContext) async throws -> Response
-    ) {
-        registerInlineFirst(
-            method,
-            inline: { payload, context in
-                switch Self.decode(Request.self, from: payload) {
-                case .success(let request):
-                    return inline(request, context).map { .success($0.bytes) }
-                case .failure(let error):
-                    return .failure(error)
-                }
-            },
-            handler: handler)
-    }
-
-    /// Registers a method with a fast path that sees the request's bytes
-    /// before they are decoded: `rawInline` runs first, on the connection's
-    /// event loop, and answers when it can from memory — typically a cache
-    /// keyed by the encoded request, which then costs no decoding at all.
-    /// When it returns `nil`, the request is decoded (and refused as usual
-    /// when malformed) and `handler` runs as an asynchronous call.
     ///
     /// `rawInline` must never block or wait; whatever it answers must be what
     /// `handler` would answer at this instant for these bytes.
@@ -128,22 +104,13 @@ public struct Router: Sendable {
         rawInline: @escaping @Sendable ([UInt8], RequestContext) -> EncodedResponse?,
         handler: @escaping @Sendable (Request, RequestContext) async throws -> Response
     ) {
-        registerInlineFirst(
-            method, inline: { payload, context in rawInline(payload, context).map { .success($0.bytes) } },
-            handler: handler)
-    }
-
-    /// `handler` as an asynchronous route, with `inline` tried first on the
-    /// event loop (`nil`: go asynchronous).
-    private mutating func registerInlineFirst<Request: ProtoMessage, Response: ProtoMessage>(
-        _ method: MethodDescriptor<Request, Response>,
-        inline: @escaping @Sendable ([UInt8], RequestContext) -> CallOutcome?,
-        handler: @escaping @Sendable (Request, RequestContext) async throws -> Response
-    ) {
         register(method, handler: handler)
         guard case .async(let asynchronous) = routes[method.fullName]?.kind else { return }
         routes[method.fullName] = Route(
-            servesWhileDraining: false, kind: .inlineFirst(inline: inline, async: asynchronous))
+            servesWhileDraining: false,
+            kind: .inlineFirst(
+                inline: { payload, context in rawInline(payload, context).map { .success($0.bytes) } },
+                async: asynchronous))
     }
 
     /// What the server does with a request for `method`.
