@@ -15,4 +15,19 @@ static inline int csqlite_bind_blob_transient(sqlite3_stmt *stmt, int index,
     return sqlite3_bind_blob(stmt, index, bytes, byteCount, SQLITE_TRANSIENT);
 }
 
+/* A WAL hook that only records how many frames the write-ahead log holds
+ * after each commit (SQLite calls it on the committing thread, right after
+ * the commit), so that the store can ask its checkpointer to run instead of
+ * checkpointing on the writer's thread. */
+static int csqlite_record_wal_frames(void *frames, sqlite3 *db, const char *name, int count) {
+    (void)db;
+    (void)name;
+    *(int *)frames = count;
+    return SQLITE_OK;
+}
+
+static inline void *csqlite_track_wal_frames(sqlite3 *db, int *frames) {
+    return sqlite3_wal_hook(db, csqlite_record_wal_frames, frames);
+}
+
 #endif

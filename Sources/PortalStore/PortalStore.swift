@@ -106,8 +106,8 @@ public final class PortalStore: Sendable {
                 field: "reader_count")
         }
         // Opening does file I/O; do it off the caller's thread like all else.
-        let (writerConnection, readerConnections) = try await withCheckedThrowingContinuation {
-            (continuation: CheckedContinuation<(SQLiteConnection, [SQLiteConnection]), any Error>) in
+        let connections = try await withCheckedThrowingContinuation {
+            (continuation: CheckedContinuation<Connections, any Error>) in
             DispatchQueue.global(qos: .userInitiated).async {
                 continuation.resume(
                     with: Result {
@@ -120,17 +120,21 @@ public final class PortalStore: Sendable {
             metadata: [
                 "path": "\(configuration.path)", "schema": "\(Migrations.latestVersion)",
                 "readers": "\(configuration.readerCount)", "time_zone": "\(calendar.identifier)",
+                "wal_sync": "\(connections.sync == nil ? "in commit" : "own thread")",
             ])
         let availabilityGeneration = StoreGeneration()
         let sessionsGeneration = StoreGeneration()
         return PortalStore(
             configuration: configuration, calendar: calendar, clock: clock, logger: logger,
-            writer: WriterLane(connection: writerConnection, onCommit: { changes in
+            writer: WriterLane(
+                connection: connections.writer, sync: connections.sync,
+                checkpointer: connections.checkpointer,
+                onCommit: { changes in
                 // After the commit, before any writer is answered.
                 if changes.contains(.availability) { availabilityGeneration.advance() }
                 if changes.contains(.sessions) { sessionsGeneration.advance() }
             }),
-            readers: ReaderPool(connections: readerConnections),
+            readers: ReaderPool(connections: connections.readers),
             availabilityGeneration: availabilityGeneration, sessionsGeneration: sessionsGeneration)
     }
 
@@ -153,8 +157,17 @@ public final class PortalStore: Sendable {
         try await readers.perform { db in Int(try db.integer("PRAGMA user_version") ?? 0) }
     }
 
+    private struct Connections {
+        var writer: SQLiteConnection
+        var readers: [SQLiteConnection]
+        /// `nil` when the log cannot be synced apart (not in WAL mode): the
+        /// writer then keeps `synchronous = FULL`.
+        var sync: WALSync?
+        var checkpointer: Checkpointer?
+    }
+
     private static func openConnections(configuration: Configuration, logger: Logger) throws
-        -> (SQLiteConnection, [SQLiteConnection])
+        -> Connections
     {
         let writer = try SQLiteConnection(
             path: configuration.path, busyTimeoutMilliseconds: configuration.busyTimeoutMilliseconds)
@@ -163,10 +176,12 @@ public final class PortalStore: Sendable {
             if mode.lowercased() != "wal" {
                 logger.warning("database is not in WAL mode", metadata: ["journal_mode": "\(mode)"])
             }
-            // FULL: the WAL is fsynced at every commit. NORMAL would be
-            // faster but may lose the last commits on power loss — and a
-            // booking commit is what lets money be captured, so a committed
-            // booking must survive anything once we have told anyone.
+            // FULL: the WAL is fsynced at every commit — a booking commit
+            // is what lets money be captured, so a committed booking must
+            // survive anything once we have told anyone. Once the log can be
+            // synced on a thread of its own (below), the writer switches to
+            // NORMAL and that thread's fsync, before any answer, takes the
+            // place of the one inside COMMIT (see `WALSync`).
             // temp_store = MEMORY: every write runs in its own savepoint
             // inside a group's transaction (see `WriterLane`), and SQLite
             // keeps each page's pre-image for that savepoint in a
@@ -193,7 +208,21 @@ public final class PortalStore: Sendable {
                     """)
                 readers.append(reader)
             }
-            return (writer, readers)
+            guard mode.lowercased() == "wal", let walPath = writer.walPath,
+                let sync = WALSync(walPath: walPath, logger: logger)
+            else {
+                return Connections(writer: writer, readers: readers)
+            }
+            let checkpointConnection = try SQLiteConnection(
+                path: configuration.path, busyTimeoutMilliseconds: configuration.busyTimeoutMilliseconds)
+            // A checkpoint syncs the log before copying it back and the
+            // database file after.
+            try checkpointConnection.execute(script: "PRAGMA synchronous = FULL")
+            try writer.execute(script: "PRAGMA synchronous = NORMAL")
+            try writer.trackWALFrames()
+            return Connections(
+                writer: writer, readers: readers, sync: sync,
+                checkpointer: Checkpointer(connection: checkpointConnection, logger: logger))
         } catch {
             writer.close()
             throw error

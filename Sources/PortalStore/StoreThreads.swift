@@ -22,15 +22,21 @@ final class CancellationFlag: Sendable {
 /// serialised in this process without any thread ever blocking on another
 /// writer; `BEGIN IMMEDIATE` serialises them against other processes.
 ///
-/// **Group commit.** With `synchronous = FULL` every commit waits for an
-/// fsync of the WAL, which caps one-transaction-per-write at a few hundred
-/// writes a second. So the writes that queue up while one transaction runs
-/// are run together in the next: one `BEGIN IMMEDIATE`, each write in its
-/// own savepoint (a write that fails or whose caller gave up is rolled back
-/// to its savepoint alone), one `COMMIT` and one fsync. No caller is
-/// answered before that commit is durable, so "answered" still means
-/// "committed and on disk" for every write; each write still sees the ones
-/// before it, under the same write lock, so every capacity re-count holds.
+/// **Group commit.** Every answer waits for an fsync of the WAL, which
+/// caps one-transaction-per-write at a few hundred writes a second. So the
+/// writes that queue up while one transaction runs are run together in the
+/// next: one `BEGIN IMMEDIATE`, each write in its own savepoint (a write
+/// that fails or whose caller gave up is rolled back to its savepoint
+/// alone), one `COMMIT`. No caller is answered before that commit is
+/// durable, so "answered" still means "committed and on disk" for every
+/// write; each write still sees the ones before it, under the same write
+/// lock, so every capacity re-count holds.
+///
+/// **Pipelined sync.** With a ``WALSync`` the commit itself does not fsync
+/// (`synchronous = NORMAL`): the group's answers go to the sync thread,
+/// which answers them after an `fdatasync` of the log that started after the
+/// commit, while this thread already runs the next group. Without one
+/// (`synchronous = FULL`) the commit fsyncs and the group is answered here.
 final class WriterLane: Sendable {
     /// One write waiting for its turn.
     private struct Job: Sendable {
@@ -54,14 +60,32 @@ final class WriterLane: Sendable {
     private let connection: Locked<SQLiteConnection?>
     private let pending = Locked(Pending())
     private let onCommit: @Sendable (StoreChanges) -> Void
+    private let sync: WALSync?
+    private let checkpointer: Checkpointer?
 
     /// A lane over `connection`; `onCommit` runs after every commit that
     /// changed rows, with what the committed writes said they may change,
     /// before any of their callers is answered.
-    init(connection: SQLiteConnection, onCommit: @escaping @Sendable (StoreChanges) -> Void = { _ in }) {
+    ///
+    /// With `sync`, `connection` must be in WAL mode with `synchronous =
+    /// NORMAL`: answers wait for `sync`. With `checkpointer`, the connection
+    /// must track its WAL frames (``SQLiteConnection/trackWALFrames()``),
+    /// which turns SQLite's automatic checkpoints off: the lane asks
+    /// `checkpointer` instead once the log holds ``Checkpointer/threshold``
+    /// frames.
+    init(
+        connection: SQLiteConnection, sync: WALSync? = nil, checkpointer: Checkpointer? = nil,
+        onCommit: @escaping @Sendable (StoreChanges) -> Void = { _ in }
+    ) {
         self.connection = Locked(connection)
+        self.sync = sync
+        self.checkpointer = checkpointer
         self.onCommit = onCommit
     }
+
+    /// Whether answers wait for a sync of their own thread (``WALSync``)
+    /// rather than for an fsync inside the commit.
+    var syncsOffThread: Bool { sync != nil }
 
     /// Runs `work` on the writer connection inside a `BEGIN IMMEDIATE`
     /// transaction (possibly shared with other writes, each in its own
@@ -125,6 +149,10 @@ final class WriterLane: Sendable {
             for job in group { job.finish(PortalError.storeClosed) }
             return
         }
+        if let failure = sync?.failure {
+            for job in group { job.finish(failure) }
+            return
+        }
         var runnable: [Job] = []
         for job in group {
             if job.flag.isCancelled { job.finish(CancellationError()) } else { runnable.append(job) }
@@ -137,6 +165,9 @@ final class WriterLane: Sendable {
             return
         }
         var succeeded: [Job] = []
+        // Refusals too wait for the commit's sync: what they read may be an
+        // earlier group's commit that is not on disk yet.
+        var refused: [(job: Job, error: any Error)] = []
         var changes: StoreChanges = []
         for (index, job) in runnable.enumerated() {
             let changedBefore = db.totalChanges
@@ -152,12 +183,13 @@ final class WriterLane: Sendable {
                     // Only this write is undone; the group carries on.
                     try? db.run("ROLLBACK TO portal_write")
                     try? db.run("RELEASE portal_write")
-                    job.finish(error)
+                    refused.append((job, error))
                     continue
                 }
                 // SQLite rolled the whole transaction back (I/O error, full
                 // disk, …): this write fails; the others, which lost their
                 // writes with it, run again in the next group.
+                for (job, error) in refused { job.finish(error) }
                 job.finish(error)
                 let again = succeeded + runnable[(index + 1)...]
                 pending.withLock { $0.jobs.insert(contentsOf: again, at: 0) }
@@ -168,17 +200,33 @@ final class WriterLane: Sendable {
             try db.run("COMMIT")
         } catch {
             db.rollbackIfInTransaction()
+            for (job, error) in refused { job.finish(error) }
             for job in succeeded { job.finish(error) }
             return
         }
         if !changes.isEmpty { onCommit(changes) }
-        for job in succeeded { job.finish(nil) }
+        checkpointer?.noteCommit(walFrames: db.walFramesAfterLastCommit)
+        guard let sync else {
+            for (job, error) in refused { job.finish(error) }
+            for job in succeeded { job.finish(nil) }
+            checkpointer?.finishOnWriter(db)
+            return
+        }
+        var answers: [WALSync.Answer] = []
+        answers.reserveCapacity(refused.count + succeeded.count)
+        for (job, error) in refused { answers.append { _ in job.finish(error) } }
+        for job in succeeded { answers.append(job.finish) }
+        sync.answerWhenDurable(answers)
+        checkpointer?.finishOnWriter(db)
     }
 
-    /// Closes the connection after every job queued before this call.
+    /// Closes the connection after every job queued before this call (and
+    /// after their answers' sync, and any running checkpoint).
     func close() async {
         await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
-            queue.async { [connection] in
+            queue.async { [connection, sync, checkpointer] in
+                sync?.close()
+                checkpointer?.close()
                 connection.withLock { db in
                     db?.close()
                     db = nil

@@ -87,6 +87,9 @@ package final class SQLiteConnection: @unchecked Sendable {
     /// Prepared statements by SQL text. Only static SQL from this module is
     /// ever prepared, so the cache is bounded by the number of queries.
     private var statementCache: [String: OpaquePointer] = [:]
+    /// Frames in the write-ahead log after this connection's last commit,
+    /// once ``trackWALFrames()`` was called (written by SQLite's WAL hook).
+    private var walFrames: UnsafeMutablePointer<Int32>?
 
     /// Opens (creating if needed) the database file at `path`.
     ///
@@ -114,6 +117,48 @@ package final class SQLiteConnection: @unchecked Sendable {
         statementCache.removeAll()
         if let handle { sqlite3_close_v2(handle) }
         handle = nil
+        walFrames?.deallocate()
+        walFrames = nil
+    }
+
+    /// The path of the database's write-ahead log (`…-wal`), whether or
+    /// not it exists yet.
+    package var walPath: String? {
+        guard let handle, let main = sqlite3_db_filename(handle, "main"), main.pointee != 0 else {
+            return nil
+        }
+        return sqlite3_filename_wal(main).map { String(cString: $0) }
+    }
+
+    /// Replaces SQLite's automatic checkpoints on this connection (which
+    /// would run on its thread, inside the commit that crosses the limit)
+    /// with a count: ``walFramesAfterLastCommit`` then says how many frames
+    /// the write-ahead log holds, and the caller checkpoints elsewhere.
+    package func trackWALFrames() throws {
+        let db = try open()
+        if walFrames == nil {
+            walFrames = .allocate(capacity: 1)
+            walFrames?.initialize(to: 0)
+        }
+        _ = csqlite_track_wal_frames(db, walFrames)
+    }
+
+    /// Runs a passive checkpoint (copies what no reader still needs from
+    /// the write-ahead log into the database, never waiting for anyone).
+    /// Returns the frames in the log and how many of them are now copied.
+    package func passiveCheckpoint() throws -> (logFrames: Int, copiedFrames: Int) {
+        let db = try open()
+        var log: Int32 = 0
+        var copied: Int32 = 0
+        let rc = sqlite3_wal_checkpoint_v2(db, nil, SQLITE_CHECKPOINT_PASSIVE, &log, &copied)
+        guard rc == SQLITE_OK else { throw error(rc, "checkpoint") }
+        return (Int(log), Int(copied))
+    }
+
+    /// Frames in the write-ahead log after this connection's last commit
+    /// (0 until one commits, or without ``trackWALFrames()``).
+    package var walFramesAfterLastCommit: Int {
+        walFrames.map { Int($0.pointee) } ?? 0
     }
 
     /// Runs one or more SQL statements without parameters (pragmas,

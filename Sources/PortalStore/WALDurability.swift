@@ -1,0 +1,213 @@
+import Dispatch
+import Logging
+import PortalDomain
+
+import Glibc
+
+// Durability of the writer's commits, off the writer's thread.
+//
+// With `synchronous = FULL` SQLite fsyncs the write-ahead log inside every
+// COMMIT, so the single writer thread sat idle in fsync for a quarter to a
+// third of its time under checkout load, and ran every checkpoint inline.
+// Instead the writer commits with `synchronous = NORMAL` (WAL frames
+// written, not yet synced) and hands its group's answers to `WALSync`,
+// whose own thread calls `fdatasync` on the log and only then answers
+// them, while the writer already runs the next group. One fsync covers
+// every commit written before it (the log is one append-only file), so
+// "answered" still means "committed and on disk" for every write, and the
+// commits that reach the disk are always a prefix of those answered.
+// Checkpoints run on a connection and thread of their own (`Checkpointer`).
+
+/// Answers the writer's commits once an `fdatasync` of the write-ahead log
+/// that started after them has returned.
+final class WALSync: Sendable {
+    /// Answers one write, given the sync's failure if it failed.
+    typealias Answer = @Sendable (_ syncFailure: (any Error)?) -> Void
+
+    private struct State {
+        var waiting: [Answer] = []
+        var syncing = false
+        var closed = false
+    }
+
+    private let descriptor: Int32
+    private let path: String
+    private let logger: Logger
+    private let queue = DispatchQueue(label: "portal.store.wal-sync", qos: .userInitiated)
+    private let state = Locked(State())
+    private let failed = Locked<PortalError?>(nil)
+
+    /// Opens the write-ahead log at `path` (which SQLite has created) for
+    /// syncing, and syncs its directory once so that the log's own entry
+    /// is durable too. `nil` when either cannot be opened: the caller then
+    /// keeps `synchronous = FULL`.
+    init?(walPath path: String, logger: Logger) {
+        let descriptor = Glibc.open(path, O_RDONLY | O_CLOEXEC)
+        guard descriptor >= 0 else { return nil }
+        let directory = path.lastIndex(of: "/").map { String(path[..<$0]) } ?? "."
+        let directoryDescriptor = Glibc.open(directory.isEmpty ? "/" : directory, O_RDONLY | O_CLOEXEC)
+        guard directoryDescriptor >= 0, fsync(directoryDescriptor) == 0 else {
+            if directoryDescriptor >= 0 { Glibc.close(directoryDescriptor) }
+            Glibc.close(descriptor)
+            return nil
+        }
+        Glibc.close(directoryDescriptor)
+        self.descriptor = descriptor
+        self.path = path
+        self.logger = logger
+    }
+
+    /// Set once a sync failed: from then on nothing is known to be durable,
+    /// so the writer refuses every write (`INTERNAL`) until the server is
+    /// restarted and SQLite recovers from what the disk really holds.
+    var failure: PortalError? { failed.withLock { $0 } }
+
+    /// Runs `answers` after the next `fdatasync` of the log (one that starts
+    /// after this call), on the sync thread.
+    func answerWhenDurable(_ answers: [Answer]) {
+        let start = state.withLock { state in
+            state.waiting.append(contentsOf: answers)
+            defer { state.syncing = true }
+            return !state.syncing
+        }
+        if start { queue.async { self.drain() } }
+    }
+
+    /// Syncs until no answer is waiting.
+    private func drain() {
+        while true {
+            let batch: [Answer] = state.withLock { state in
+                let batch = state.waiting
+                state.waiting = []
+                if batch.isEmpty { state.syncing = false }
+                return batch
+            }
+            if batch.isEmpty { return }
+            let error = failure ?? syncLog()
+            for answer in batch { answer(error) }
+        }
+    }
+
+    private func syncLog() -> PortalError? {
+        let rc = fdatasync(descriptor)
+        guard rc != 0 else { return nil }
+        let code = errno
+        logger.critical(
+            "fsync of the write-ahead log failed: refusing all writes until portald is restarted",
+            metadata: ["path": "\(path)", "errno": "\(code)"])
+        let error = PortalError(
+            .internal, .internalError, "The server could not make its writes durable; see its log.")
+        failed.withLock { $0 = error }
+        return error
+    }
+
+    /// Waits for every answer handed in so far, then closes the descriptor.
+    func close() {
+        queue.sync {}
+        let close = state.withLock { state in
+            defer { state.closed = true }
+            return !state.closed
+        }
+        if close { Glibc.close(descriptor) }
+    }
+}
+
+/// Checkpoints the write-ahead log into the database on its own connection
+/// and thread when the writer's commits have made it long, so that the
+/// writer does not copy pages back itself.
+///
+/// A checkpoint that runs while the writer keeps appending can never copy
+/// the *whole* log, and SQLite starts the log again from its beginning only
+/// after a complete one — so the log would grow without end. Hence two
+/// steps: this thread copies the bulk (passive: it never waits for, nor
+/// blocks, the writer or readers); once it has copied everything it saw,
+/// the writer, between two of its transactions, copies the few frames
+/// appended meanwhile (``finishOnWriter(_:)``), and its next transaction
+/// restarts the log.
+final class Checkpointer: Sendable {
+    /// Frames after which a checkpoint is started (16 MiB of 4-KiB pages;
+    /// SQLite's own automatic checkpoints use 1000). A page written by many
+    /// commits in between is copied back once, so a longer log means less
+    /// copying — checkout touches the same few pages (counters, index
+    /// ends) in every group.
+    static let threshold = 4096
+
+    private struct State {
+        var running = false
+        /// Frames at which the next checkpoint is due.
+        var dueAt = Checkpointer.threshold
+        /// The bulk copy reached the end of the log it saw: the writer
+        /// should copy the rest.
+        var readyToFinish = false
+    }
+
+    private let connection: Locked<SQLiteConnection?>
+    private let state = Locked(State())
+    private let queue = DispatchQueue(label: "portal.store.checkpointer", qos: .utility)
+    private let logger: Logger
+
+    init(connection: SQLiteConnection, logger: Logger) {
+        self.connection = Locked(connection)
+        self.logger = logger
+    }
+
+    /// Told by the writer after each commit how many frames the log holds:
+    /// starts the bulk copy once ``threshold`` more frames were written since
+    /// the last one started (or since the log restarted), unless one is
+    /// running.
+    func noteCommit(walFrames frames: Int) {
+        let start = state.withLock { state in
+            if frames + Self.threshold < state.dueAt {
+                // The writer restarted the log from its beginning.
+                state.dueAt = Self.threshold
+            }
+            guard frames >= state.dueAt, !state.running else { return false }
+            state.running = true
+            state.dueAt = frames + Self.threshold
+            return true
+        }
+        guard start else { return }
+        queue.async { [connection, state, logger] in
+            var complete = false
+            if let db = connection.withLock({ $0 }) {
+                do {
+                    let (log, copied) = try db.passiveCheckpoint()
+                    complete = copied == log
+                } catch {
+                    logger.warning("checkpoint failed", metadata: ["error": "\(error)"])
+                }
+            }
+            state.withLock { state in
+                state.running = false
+                state.readyToFinish = complete
+            }
+        }
+    }
+
+    /// On the writer's thread, between transactions: once the bulk copy
+    /// caught up, copies what was appended since on `writer` (its own
+    /// connection, so that nothing is appended meanwhile), so that the
+    /// writer's next transaction starts the log again.
+    func finishOnWriter(_ writer: SQLiteConnection) {
+        let finish = state.withLock { state in
+            defer { state.readyToFinish = false }
+            return state.readyToFinish && !state.running
+        }
+        guard finish else { return }
+        do {
+            _ = try writer.passiveCheckpoint()
+        } catch {
+            logger.warning("checkpoint failed", metadata: ["error": "\(error)"])
+        }
+    }
+
+    /// Waits for a running checkpoint, then closes the connection.
+    func close() {
+        queue.sync {
+            connection.withLock { db in
+                db?.close()
+                db = nil
+            }
+        }
+    }
+}

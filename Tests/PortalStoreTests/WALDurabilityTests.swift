@@ -1,0 +1,135 @@
+import Foundation
+import Logging
+import PortalDomain
+@testable import PortalStore
+import XCTest
+
+/// The writer's commits are synced on a thread of their own and
+/// checkpointed on another (`WALSync`, `Checkpointer`): answered writes
+/// survive a reopen, a failed sync stops all writing, and the log does not
+/// grow without end under a stream of writes.
+final class WALDurabilityTests: XCTestCase {
+    func testAnsweredWritesAreThereAfterReopenWithTheSyncOnItsOwnThread() async throws {
+        let fixture = try await StoreFixture.make()
+        do {
+            XCTAssertTrue(fixture.store.writer.syncsOffThread, "a WAL database file syncs off the writer's thread")
+            try await fixture.service("walk", minutes: 30)
+            let block = try await fixture.block("2025-10-08", "09:00", "12:00", "Morning Run")
+            try await fixture.capacity(block, "walk", 30, allowOverlap: true)
+            var clients: [ClientID] = []
+            for index in 0..<40 { clients.append(try await fixture.client("Client \(index)")) }
+            let store = fixture.store
+            let walk = try ServiceCode("walk")
+            let everyone = clients
+            let held = await withTaskGroup(of: Bool.self) { group in
+                for client in everyone {
+                    group.addTask {
+                        (try? await store.createHold(for: client, block: block.id, service: walk)) != nil
+                    }
+                }
+                var held = 0
+                for await ok in group where ok { held += 1 }
+                return held
+            }
+            XCTAssertEqual(held, 30)
+
+            try await fixture.reopen()
+            let usage = try await fixture.usage(block, "walk")
+            XCTAssertEqual(usage.held, 30)
+            XCTAssertEqual(usage.remaining, 0)
+            XCTAssertEqual(try fixture.auditCount(event: "hold.created"), 30)
+        } catch {
+            await fixture.tearDown()
+            throw error
+        }
+        await fixture.tearDown()
+    }
+
+    func testAFailedSyncAnswersWithAnErrorAndStopsAllWrites() async throws {
+        // fdatasync of /dev/null fails (EINVAL): a real failing descriptor.
+        let sync = try XCTUnwrap(WALSync(walPath: "/dev/null", logger: Logger(label: "test.sync")))
+        let answered = expectation(description: "answered after the sync")
+        let failure = Locked<(any Error)?>(nil)
+        sync.answerWhenDurable([
+            { error in
+                failure.withLock { $0 = error }
+                answered.fulfill()
+            }
+        ])
+        await fulfillment(of: [answered], timeout: 10)
+        let error = try XCTUnwrap(failure.withLock { $0 } as? PortalError)
+        XCTAssertEqual(error.kind, .internal)
+        XCTAssertEqual(error.reason, .internalError)
+        XCTAssertFalse(error.message.contains("/dev/null"), "no path or errno in the client's message")
+        XCTAssertNotNil(sync.failure)
+
+        // A writer over that sync refuses every later write, and writes nothing.
+        let directory = FileManager.default.temporaryDirectory
+            .appendingPathComponent("portal-wal-sync-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let db = try SQLiteConnection(
+            path: directory.appendingPathComponent("t.sqlite").path, busyTimeoutMilliseconds: 1000)
+        try db.execute(script: "PRAGMA journal_mode = WAL; CREATE TABLE t (x INTEGER)")
+        let lane = WriterLane(connection: db, sync: sync)
+        do {
+            try await lane.perform(changes: []) { db, _ in try db.run("INSERT INTO t VALUES (1)") }
+            XCTFail("a write after a failed sync must be refused")
+        } catch let refused as PortalError {
+            XCTAssertEqual(refused.reason, .internalError)
+        }
+        do {
+            try await lane.perform(changes: []) { db, _ in try db.run("INSERT INTO t VALUES (2)") }
+            XCTFail("every later write is refused too")
+        } catch let refused as PortalError {
+            XCTAssertEqual(refused.reason, .internalError)
+        }
+        await lane.close()
+        let check = try SQLiteConnection(
+            path: directory.appendingPathComponent("t.sqlite").path, busyTimeoutMilliseconds: 1000)
+        defer { check.close() }
+        XCTAssertEqual(try check.integer("SELECT count(*) FROM t"), 0)
+    }
+
+    func testTheLogStartsAgainUnderAStreamOfWrites() async throws {
+        let fixture = try await StoreFixture.make()
+        do {
+            let writer = fixture.store.writer
+            try await writer.perform(changes: []) { db, _ in
+                try db.run("CREATE TABLE scratch (payload BLOB NOT NULL)")
+            }
+            // 60 writes of 400 pages each: 24,000 frames (≈ 94 MiB) if the
+            // log never started again.
+            let writes = 60
+            let pagesPerWrite = 400
+            var largestLog: Int64 = 0
+            let walPath = fixture.path + "-wal"
+            for _ in 0..<writes {
+                try await writer.perform(changes: []) { db, _ in
+                    try db.run(
+                        """
+                        WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < ?)
+                        INSERT INTO scratch SELECT randomblob(4000) FROM n
+                        """,
+                        [.int(pagesPerWrite)])
+                }
+                let size = try FileManager.default.attributesOfItem(atPath: walPath)[.size] as? Int64 ?? 0
+                largestLog = max(largestLog, size)
+            }
+            let neverRestarted = Int64(writes * pagesPerWrite * 4096)
+            XCTAssertLessThan(
+                largestLog, neverRestarted / 2,
+                "the log must start again once checkpointed (largest \(largestLog) bytes)")
+
+            try await fixture.reopen()
+            let rows = try await fixture.store.writer.perform(changes: []) { db, _ in
+                try db.integer("SELECT count(*) FROM scratch")
+            }
+            XCTAssertEqual(rows, Int64(writes * pagesPerWrite))
+        } catch {
+            await fixture.tearDown()
+            throw error
+        }
+        await fixture.tearDown()
+    }
+}
