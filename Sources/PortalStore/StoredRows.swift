@@ -174,6 +174,12 @@ enum AuditLog {
     }
 
     private static func quoted(_ text: String) -> String {
+        // Most detail values (codes, ids, currencies) need no escaping: copy
+        // them whole rather than scalar by scalar (perf: this loop was ≈ 4 %
+        // of the writer thread's time under checkout load).
+        if !text.utf8.contains(where: { $0 == UInt8(ascii: "\"") || $0 == UInt8(ascii: "\\") || $0 < 0x20 }) {
+            return "\"" + text + "\""
+        }
         var out = "\""
         for scalar in text.unicodeScalars {
             switch scalar {

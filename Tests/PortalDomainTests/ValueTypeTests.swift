@@ -214,11 +214,34 @@ final class HoldTokenTests: XCTestCase {
         var seen = Set<String>()
         for _ in 0..<1000 {
             let token = HoldToken.generate()
-            XCTAssertEqual(token.rawValue.utf8.count, 32)  // 192 bits in base64url
+            XCTAssertEqual(token.rawValue.utf8.count, 32)  // 48-bit time + 144 random bits in base64url
             XCTAssertNoThrow(try HoldToken(token.rawValue))
             seen.insert(token.rawValue)
         }
         XCTAssertEqual(seen.count, 1000)
+        // Made in the same millisecond, two tokens still differ in their 144 random bits.
+        var generator = SystemRandomNumberGenerator()
+        let now: UInt64 = 1_764_115_200_000
+        let first = HoldToken.generate(using: &generator, atMillisecond: now)
+        let second = HoldToken.generate(using: &generator, atMillisecond: now)
+        XCTAssertEqual(first.rawValue.prefix(8), second.rawValue.prefix(8))
+        XCTAssertNotEqual(first.rawValue.dropFirst(8), second.rawValue.dropFirst(8))
+    }
+
+    func testTokensSortByTheTimeTheyWereMade() {
+        // Byte-wise (SQLite's BINARY collation, the unique index on holds.token).
+        var generator = SystemRandomNumberGenerator()
+        var previous = HoldToken.generate(using: &generator, atMillisecond: 0).rawValue
+        var millisecond: UInt64 = 0
+        for step: UInt64 in [1, 9, 10, 52, 61, 62, 63, 64, 4095, 4096, 262_143, 1 << 30, 1_764_115_200_000] {
+            millisecond += step
+            let token = HoldToken.generate(using: &generator, atMillisecond: millisecond).rawValue
+            XCTAssertTrue(
+                previous.utf8.prefix(8).lexicographicallyPrecedes(token.utf8.prefix(8)),
+                "\(previous.prefix(8)) then \(token.prefix(8)) at \(millisecond)")
+            XCTAssertNoThrow(try HoldToken(token))
+            previous = token
+        }
     }
 
     func testTokenDescriptionIsRedacted() {
