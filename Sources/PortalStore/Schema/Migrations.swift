@@ -26,6 +26,7 @@ package enum Migrations {
             version: 4, name: "booked counters, spans of at most a day, indexes for the overlap check",
             sql: schemaV4),
         Migration(version: 5, name: "partial indexes over live holds and pending outbox rows", sql: schemaV5),
+        Migration(version: 6, name: "no separate index of unsettled holds", sql: schemaV6),
     ]
 
     /// The version a fully migrated database has.
