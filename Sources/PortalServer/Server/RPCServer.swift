@@ -159,6 +159,9 @@ public final class RPCServer: Service, Sendable {
     /// wait in the queue.
     private func runCalls() async {
         let limit = max(1, configuration.limits.maxRunningCalls)
+        let deadlines = DeadlineWatch()
+        deadlines.start(on: eventLoopGroup.next())
+        defer { deadlines.stop() }
         // Not a discarding group: waiting for one child to finish is how a
         // call waits for room. Every finished child is collected by `next()`
         // before another starts, so the group never holds more than `limit`.
@@ -169,7 +172,7 @@ public final class RPCServer: Service, Sendable {
                     await group.next()
                     running -= 1
                 }
-                group.addTask { await call.execute() }
+                group.addTask { await call.execute(deadlines: deadlines) }
                 running += 1
             }
         }
