@@ -94,7 +94,16 @@ public final class Checkout: Sendable {
         for client: ClientID, service code: ServiceCode, block: BlockID, expectedPriceCents: Int64?
     ) async throws -> CheckoutStart {
         warnIfSimulated()
-        let service = try await store.service(code)
+        // Counted as under way before the checks are read, as the margin below assumes.
+        let contest = StartKey(block: block, service: code)
+        startsInFlight.enter(contest)
+        defer { startsInFlight.leave(contest) }
+        // Ask first, writing nothing: a full block, a bad request or a retry
+        // never costs a call to the payment provider. One snapshot for the
+        // service and the checks; a wrong or unpayable price is refused
+        // before what the checks found.
+        let (service, precheck) = try await store.serviceAndCheckoutPrecheck(
+            for: client, block: block, service: code)
         if let expectedPriceCents, expectedPriceCents != service.priceCents {
             throw PortalError.priceChanged(service.priceCents)
         }
@@ -103,13 +112,7 @@ public final class Checkout: Sendable {
                 .priceNotPayable, "The service \"\(code)\" is free; it cannot be paid by card.",
                 details: ["service_code": code.rawValue])
         }
-
-        // Ask first, writing nothing: a full block, a bad request or a retry
-        // never costs a call to the payment provider.
-        let contest = StartKey(block: block, service: code)
-        startsInFlight.enter(contest)
-        defer { startsInFlight.leave(contest) }
-        switch try await store.checkoutPrecheck(for: client, block: block, service: code) {
+        switch try precheck.get() {
         case .existing(let record):
             if let expectedPriceCents, record.hold.amountCents != expectedPriceCents {
                 throw PortalError.priceChanged(record.hold.amountCents)

@@ -94,9 +94,35 @@ extension PortalStore {
         async throws -> CheckoutPrecheck
     {
         try await read { [calendar] db, now in
-            switch try Self.checkHold(db, for: client, block: block, service: code, now: now, calendar: calendar) {
-            case .existing(let hold): return .existing(try Self.loadCheckoutHold(db, hold.token, of: client))
-            case .room(let room): return .available(remaining: room.remaining)
+            try Self.precheck(db, for: client, block: block, service: code, now: now, calendar: calendar)
+        }
+    }
+
+    private static func precheck(
+        _ db: SQLiteConnection, for client: ClientID, block: BlockID, service code: ServiceCode, now: Instant,
+        calendar: BusinessCalendar
+    ) throws -> CheckoutPrecheck {
+        switch try checkHold(db, for: client, block: block, service: code, now: now, calendar: calendar) {
+        case .existing(let hold): return .existing(try loadCheckoutHold(db, hold.token, of: client))
+        case .room(let room): return .available(remaining: room.remaining)
+        }
+    }
+
+    /// The service, then ``checkoutPrecheck(for:block:service:)``, on one
+    /// snapshot (`StartCheckout`'s first step: one reader hop, not two).
+    /// The checks' refusal is returned rather than thrown, so that the caller
+    /// can refuse a wrong price first, as when it read the service alone.
+    ///
+    /// - Throws: ``PortalError`` `notFound` / `UNKNOWN_SERVICE`; SQLite errors.
+    public func serviceAndCheckoutPrecheck(for client: ClientID, block: BlockID, service code: ServiceCode)
+        async throws -> (service: ServiceDefaults, precheck: Result<CheckoutPrecheck, PortalError>)
+    {
+        try await read { [calendar] db, now in
+            let service = try Query.service(db, code)
+            do {
+                return (service, .success(try Self.precheck(db, for: client, block: block, service: code, now: now, calendar: calendar)))
+            } catch let refusal as PortalError {
+                return (service, .failure(refusal))
             }
         }
     }

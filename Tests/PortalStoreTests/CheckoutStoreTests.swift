@@ -222,6 +222,29 @@ final class CheckoutStoreTests: XCTestCase {
         }
     }
 
+    func testTheServiceComesWithThePrecheckWhoseRefusalIsReturnedNotThrown() async throws {
+        let client = try await fixture.client()
+        let before = try fixture.snapshot()
+        let (service, free) = try await fixture.store.serviceAndCheckoutPrecheck(
+            for: client, block: block.id, service: ServiceCode("walk"))
+        XCTAssertEqual(service.code, try ServiceCode("walk"))
+        XCTAssertEqual(service.priceCents, 1500)
+        XCTAssertEqual(try free.get(), .available(remaining: 1))
+        XCTAssertEqual(try fixture.snapshot(), before, "the pre-check writes nothing")
+
+        _ = try await paidHold(client, pi: "pi_1")
+        let other = try await fixture.client("Other")
+        let (_, full) = try await fixture.store.serviceAndCheckoutPrecheck(
+            for: other, block: block.id, service: ServiceCode("walk"))
+        guard case .failure(let refusal) = full else { return XCTFail("\(full)") }
+        XCTAssertEqual(refusal.reason, .capacityFull)
+
+        await assertPortalError(.notFound, .unknownService) {
+            _ = try await self.fixture.store.serviceAndCheckoutPrecheck(
+                for: other, block: self.block.id, service: ServiceCode("daycare"))
+        }
+    }
+
     func testAPaidHoldIsTakenWithItsPaymentIntentInOneWrite() async throws {
         let client = try await fixture.client()
         let token = HoldToken.generate()
