@@ -15,6 +15,16 @@ static inline int csqlite_bind_blob_transient(sqlite3_stmt *stmt, int index,
     return sqlite3_bind_blob(stmt, index, bytes, byteCount, SQLITE_TRANSIENT);
 }
 
+/* Turns SQLite's memory statistics off. With them on (the library's
+ * default), every sqlite3_malloc and sqlite3_free takes one process-wide
+ * mutex to keep the counts, so the writer, the readers and the checkpointer
+ * contend on it. sqlite3_config is variadic (Swift cannot call it) and only
+ * works before the library initialises, i.e. before the first connection
+ * opens; it returns SQLITE_MISUSE after that. */
+static inline int csqlite_disable_memory_statistics(void) {
+    return sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0);
+}
+
 /* A WAL hook that only records how many frames the write-ahead log holds
  * after each commit (SQLite calls it on the committing thread, right after
  * the commit), so that the store can ask its checkpointer to run instead of

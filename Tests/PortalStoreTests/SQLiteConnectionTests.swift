@@ -21,6 +21,13 @@ final class SQLiteConnectionTests: XCTestCase {
         try? FileManager.default.removeItem(at: directory)
     }
 
+    func testSQLiteKeepsNoMemoryStatistics() throws {
+        // They would put every SQLite allocation behind one process-wide lock.
+        try db.run("INSERT INTO t (name) VALUES (?)", [.text("x")])
+        XCTAssertEqual(try db.integer("SELECT count(*) FROM t"), 1)
+        XCTAssertFalse(SQLiteConnection.keepsMemoryStatistics)
+    }
+
     func testEmptyTextIsBoundAsEmptyNotNull() throws {
         try db.run("INSERT INTO t (name) VALUES (?)", [.text("")])
         XCTAssertEqual(try db.integer("SELECT count(*) FROM t WHERE name = ''"), 1)

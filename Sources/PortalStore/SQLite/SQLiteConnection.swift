@@ -96,6 +96,7 @@ package final class SQLiteConnection: @unchecked Sendable {
     /// The connection is opened in SQLite's multi-thread mode
     /// (`SQLITE_OPEN_NOMUTEX`): the store never shares one between threads.
     package init(path: String, busyTimeoutMilliseconds: Int32) throws {
+        _ = Self.libraryConfigured
         var db: OpaquePointer?
         let flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX
         let rc = sqlite3_open_v2(path, &db, flags, nil)
@@ -110,6 +111,23 @@ package final class SQLiteConnection: @unchecked Sendable {
     }
 
     deinit { close() }
+
+    /// Process-wide settings, applied once before the first connection
+    /// opens (SQLite refuses them later): memory statistics off, so that
+    /// SQLite's allocations take no process-wide lock (perf: the writer
+    /// and the readers contended on it under checkout load).
+    private static let libraryConfigured: Void = {
+        _ = csqlite_disable_memory_statistics()
+    }()
+
+    /// Whether SQLite keeps memory statistics in this process (it should
+    /// not, once a connection was opened here first).
+    package static var keepsMemoryStatistics: Bool {
+        var current: Int64 = 0
+        var highwater: Int64 = 0
+        _ = sqlite3_status64(SQLITE_STATUS_MEMORY_USED, &current, &highwater, 0)
+        return current != 0 || highwater != 0
+    }
 
     /// Finalizes every cached statement and closes the connection. Idempotent.
     package func close() {
