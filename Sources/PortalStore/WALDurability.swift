@@ -101,6 +101,10 @@ final class WALSync: Sendable {
         return error
     }
 
+    deinit {
+        if !state.withLock({ $0.closed }) { Glibc.close(descriptor) }
+    }
+
     /// Waits for every answer handed in so far, then closes the descriptor.
     func close() {
         queue.sync {}
