@@ -53,6 +53,24 @@ final class SimulatedPaymentGatewayTests: XCTestCase {
         XCTAssertEqual(gateway.storedIntentCount, 2)
     }
 
+    func testIdsSortByCreationAndDifferAcrossGateways() async throws {
+        // Byte-wise, as SQLite's unique index on payment_intent_id compares them.
+        let first = gateway()
+        var previous = try await create(first, key: "k0").id
+        for index in 1..<500 {
+            let id = try await create(first, key: "k\(index)").id
+            XCTAssertTrue(previous.utf8.lexicographicallyPrecedes(id.utf8), "\(previous) then \(id)")
+            previous = id
+        }
+        // A new process (a restarted portald on the same database, a
+        // millisecond or more later) never issues an id the last one did.
+        try await Task.sleep(for: .milliseconds(2))
+        let second = gateway()
+        let next = try await create(second, key: "k0").id
+        XCTAssertTrue(previous.utf8.lexicographicallyPrecedes(next.utf8), "\(previous) then \(next)")
+        await assertNotFound { try await second.retrievePaymentIntent(id: previous) }
+    }
+
     func testCaptureAndCancelAreIdempotentAndFinal() async throws {
         let gateway = gateway()
         let captured = try await create(gateway, key: "k1")
