@@ -104,6 +104,10 @@ struct RunReport {
         for (code, count) in tally.codes.enumerated() where code != 0 && count > 0 {
             errors.append("\(Self.codeNames[code]) \(count)")
         }
+        if !tally.reasons.isEmpty {
+            let reasons = tally.reasons.sorted { $0.value > $1.value }.map { "\($0.key) \($0.value)" }
+            errors.append("by reason: \(reasons.joined(separator: ", "))")
+        }
         if tally.protocolErrors > 0 { errors.append("unmatched frames \(tally.protocolErrors)") }
         if tally.closedConnections > 0 { errors.append("connections closed by the server \(tally.closedConnections)") }
         print("  errors       \(errors.isEmpty ? "none" : errors.joined(separator: ", "))")

@@ -45,6 +45,8 @@ struct LoadTally {
     var operations: UInt64 = 0
     /// Answers by status code (0–16; 17 = anything else).
     var codes = [UInt64](repeating: 0, count: 18)
+    /// Refusals by their reason (`Status.reason`), when the answers carry one.
+    var reasons: [String: UInt64] = [:]
     /// Frames the generator could not match (id 0 frames, unknown ids, bad encoding).
     var protocolErrors: UInt64 = 0
     /// Connections the server closed during the run.
@@ -55,6 +57,7 @@ struct LoadTally {
         responses += other.responses
         operations += other.operations
         for index in codes.indices { codes[index] += other.codes[index] }
+        reasons.merge(other.reasons, uniquingKeysWith: +)
         protocolErrors += other.protocolErrors
         closedConnections += other.closedConnections
     }
@@ -173,6 +176,9 @@ final class RawConnection {
             tally.responses += 1
             if completed { tally.operations += 1 }
             tally.codes[answer.code >= 0 && answer.code <= 16 ? Int(answer.code) : 17] += 1
+            if answer.code != 0, answer.reason.count > 0 {
+                tally.reasons[String(decoding: answer.reason, as: UTF8.self), default: 0] += 1
+            }
             tally.latencies.record(nanoseconds: now &- sentAt[index])
         }
         if sendMore {
@@ -210,10 +216,12 @@ final class RawConnection {
 }
 
 /// The few fields of a `ResponseEnvelope` the generator needs, read straight
-/// from the frame: `id` (1), `status.code` (2.1), `payload` (3).
+/// from the frame: `id` (1), `status.code` (2.1), `status.reason` (2.3),
+/// `payload` (3).
 struct ResponseView {
     var id: UInt64 = 0
     var code: Int32 = 0
+    var reason = UnsafeRawBufferPointer(start: nil, count: 0)
     var payload = UnsafeRawBufferPointer(start: nil, count: 0)
 
     init?(_ bytes: UnsafeRawBufferPointer) {
@@ -232,6 +240,9 @@ struct ResponseView {
                     if innerTag == 0x08 {
                         guard let value = inner.varint() else { return nil }
                         code = Int32(truncatingIfNeeded: value)
+                    } else if innerTag == 0x1A {
+                        guard let value = inner.lengthDelimited() else { return nil }
+                        reason = value
                     } else if !inner.skip(wireType: innerTag & 7) {
                         return nil
                     }
