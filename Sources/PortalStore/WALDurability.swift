@@ -126,8 +126,9 @@ final class WALSync: Sendable {
 /// steps: this thread copies the bulk (passive: it never waits for, nor
 /// blocks, the writer or readers); once it has copied everything it saw,
 /// the writer, between two of its transactions, copies the few frames
-/// appended meanwhile (``finishOnWriter(_:)``), and its next transaction
-/// restarts the log.
+/// appended meanwhile (``finishOnWriter(_:)``; if more than
+/// ``finishLimit`` were, another bulk copy runs first, at most
+/// ``extraCopyLimit`` times), and its next transaction restarts the log.
 final class Checkpointer: Sendable {
     /// Frames after which a checkpoint is started (16 MiB of 4-KiB pages;
     /// SQLite's own automatic checkpoints use 1000). A page written by many
@@ -143,6 +144,10 @@ final class Checkpointer: Sendable {
         /// The bulk copy reached the end of the log it saw: the writer
         /// should copy the rest.
         var readyToFinish = false
+        /// Frames in the log when the last complete bulk copy ended.
+        var copiedThrough = 0
+        /// Bulk copies run since the writer last finished one.
+        var extraCopies = 0
     }
 
     private let connection: Locked<SQLiteConnection?>
@@ -170,20 +175,34 @@ final class Checkpointer: Sendable {
             state.dueAt = frames + Self.threshold
             return true
         }
-        guard start else { return }
+        if start { startBulkCopy() }
+    }
+
+    /// The most frames the writer copies itself: more were appended while
+    /// the bulk copy ran (a slow disk), and another bulk copy takes them
+    /// instead, so that the writer never stalls for long.
+    static let finishLimit = 512
+
+    /// Bulk copies run for the rest before the writer copies it anyway, so
+    /// that the log restarts even when the writer appends faster than a
+    /// bulk copy catches up.
+    static let extraCopyLimit = 2
+
+    private func startBulkCopy() {
         queue.async { [connection, state, logger] in
-            var complete = false
+            var copiedThrough: Int?
             if let db = connection.withLock({ $0 }) {
                 do {
                     let (log, copied) = try db.passiveCheckpoint()
-                    complete = copied == log
+                    if copied == log { copiedThrough = log }
                 } catch {
                     logger.warning("checkpoint failed", metadata: ["error": "\(error)"])
                 }
             }
             state.withLock { state in
                 state.running = false
-                state.readyToFinish = complete
+                state.readyToFinish = copiedThrough != nil
+                state.copiedThrough = copiedThrough ?? 0
             }
         }
     }
@@ -193,11 +212,25 @@ final class Checkpointer: Sendable {
     /// connection, so that nothing is appended meanwhile), so that the
     /// writer's next transaction starts the log again.
     func finishOnWriter(_ writer: SQLiteConnection) {
-        let finish = state.withLock { state in
-            defer { state.readyToFinish = false }
-            return state.readyToFinish && !state.running
+        enum Next { case nothing, finish, copyMore }
+        let frames = writer.walFramesAfterLastCommit
+        let next: Next = state.withLock { state in
+            guard state.readyToFinish, !state.running else { return .nothing }
+            state.readyToFinish = false
+            guard frames - state.copiedThrough <= Self.finishLimit || state.extraCopies >= Self.extraCopyLimit
+            else {
+                state.extraCopies += 1
+                state.running = true
+                return .copyMore
+            }
+            state.extraCopies = 0
+            return .finish
         }
-        guard finish else { return }
+        switch next {
+        case .nothing: return
+        case .copyMore: return startBulkCopy()
+        case .finish: break
+        }
         do {
             _ = try writer.passiveCheckpoint()
         } catch {
