@@ -139,10 +139,10 @@ public final class SimulatedPaymentGateway: PaymentGateway, @unchecked Sendable 
     /// The number of a PaymentIntent that is kept, or `notFound`.
     /// The number of the next PaymentIntent: the creation millisecond in
     /// the high 44 bits and a count within it in the low 20, never less than
-    /// the last one plus one. Ids therefore sort by creation time, as
-    /// Stripe's own do (roughly) — so that the store's indexes by
-    /// PaymentIntent grow at one end here as they do against Stripe, rather
-    /// than at random places — and stay unique across restarts of the
+    /// the last one plus one. Ids therefore sort by creation time, so that
+    /// the store's indexes by PaymentIntent grow at one end rather than at
+    /// random places (Stripe does not document the order of its own ids;
+    /// docs/performance.md measures both) — and stay unique across restarts of the
     /// process (whose database keeps the ids of earlier runs), as long as
     /// fewer than a million are made per millisecond and the clock does not
     /// step back. Called with `lock` held.

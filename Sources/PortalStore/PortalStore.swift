@@ -130,10 +130,10 @@ public final class PortalStore: Sendable {
                 connection: connections.writer, sync: connections.sync,
                 checkpointer: connections.checkpointer,
                 onCommit: { changes in
-                // After the commit, before any writer is answered.
-                if changes.contains(.availability) { availabilityGeneration.advance() }
-                if changes.contains(.sessions) { sessionsGeneration.advance() }
-            }),
+                    // After the commit, before any writer is answered.
+                    if changes.contains(.availability) { availabilityGeneration.advance() }
+                    if changes.contains(.sessions) { sessionsGeneration.advance() }
+                }),
             readers: ReaderPool(connections: connections.readers),
             availabilityGeneration: availabilityGeneration, sessionsGeneration: sessionsGeneration)
     }
