@@ -22,7 +22,7 @@ public enum CheckoutCancellation: Hashable, Sendable {
     case alreadyEnded(HoldState, HoldEndReason?)
 }
 
-/// What ``PortalStore/checkoutPrecheck(for:block:service:)`` found.
+/// What the checks of ``PortalStore/serviceAndCheckoutPrecheck(for:block:service:)`` found.
 public enum CheckoutPrecheck: Hashable, Sendable {
     /// The client's live hold on this block and service (a retried
     /// `StartCheckout`), with its checkout details.
@@ -84,20 +84,8 @@ extension PortalStore {
 
     // MARK: StartCheckout
 
-    /// The checks of ``createHold(for:block:service:)`` on a snapshot,
-    /// writing nothing: `StartCheckout` asks before it creates a
-    /// PaymentIntent, so that a full block or a bad request never costs a
-    /// call to the payment provider.
-    ///
-    /// - Throws: ``PortalError``: the refusals of ``createHold(for:block:service:)``.
-    public func checkoutPrecheck(for client: ClientID, block: BlockID, service code: ServiceCode)
-        async throws -> CheckoutPrecheck
-    {
-        try await read { [calendar] db, now in
-            try Self.precheck(db, for: client, block: block, service: code, now: now, calendar: calendar)
-        }
-    }
-
+    /// The checks of ``createHold(for:block:service:)`` on `db`, writing
+    /// nothing.
     private static func precheck(
         _ db: SQLiteConnection, for client: ClientID, block: BlockID, service code: ServiceCode, now: Instant,
         calendar: BusinessCalendar
@@ -108,10 +96,13 @@ extension PortalStore {
         }
     }
 
-    /// The service, then ``checkoutPrecheck(for:block:service:)``, on one
-    /// snapshot (`StartCheckout`'s first step: one reader hop, not two).
-    /// The checks' refusal is returned rather than thrown, so that the caller
-    /// can refuse a wrong price first, as when it read the service alone.
+    /// `StartCheckout`'s first step, on one reader snapshot, writing
+    /// nothing: the service, then the checks of
+    /// ``createHold(for:block:service:)`` — asked before any PaymentIntent
+    /// is created, so that a full block or a bad request never costs a call
+    /// to the payment provider. The checks' refusal (``PortalError``, as
+    /// ``createHold(for:block:service:)`` would throw it) is returned rather
+    /// than thrown, so that the caller can refuse a wrong price first.
     ///
     /// - Throws: ``PortalError`` `notFound` / `UNKNOWN_SERVICE`; SQLite errors.
     public func serviceAndCheckoutPrecheck(for client: ClientID, block: BlockID, service code: ServiceCode)
@@ -467,14 +458,8 @@ extension PortalStore {
 
     // MARK: Shared steps
 
-    /// The hold with this token (another client's counts as none).
-    static func findCheckoutHold(_ db: SQLiteConnection, _ token: HoldToken, of client: ClientID?) throws
-        -> CheckoutHold?
-    {
-        try findCheckoutHoldRow(db, token, of: client)?.record
-    }
-
-    /// As ``findCheckoutHold(_:_:of:)``, with the hold's row id.
+    /// The hold with this token (another client's counts as none), with
+    /// its row id.
     static func findCheckoutHoldRow(_ db: SQLiteConnection, _ token: HoldToken, of client: ClientID?) throws
         -> (record: CheckoutHold, rowID: Int64)?
     {
@@ -487,7 +472,8 @@ extension PortalStore {
         return found
     }
 
-    /// As ``findCheckoutHold(_:_:of:)``, throwing `HOLD_NOT_FOUND` for none.
+    /// As ``findCheckoutHoldRow(_:_:of:)`` without the row id, throwing
+    /// `HOLD_NOT_FOUND` for none.
     static func loadCheckoutHold(_ db: SQLiteConnection, _ token: HoldToken, of client: ClientID?) throws
         -> CheckoutHold
     {

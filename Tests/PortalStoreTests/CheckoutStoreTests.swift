@@ -206,38 +206,26 @@ final class CheckoutStoreTests: XCTestCase {
     func testThePrecheckWritesNothingAndFindsTheClientsLiveHold() async throws {
         let client = try await fixture.client()
         let before = try fixture.snapshot()
-        let free = try await fixture.store.checkoutPrecheck(for: client, block: block.id, service: ServiceCode("walk"))
-        XCTAssertEqual(free, .available(remaining: 1))
-        XCTAssertEqual(try fixture.snapshot(), before)
-
-        let hold = try await paidHold(client, pi: "pi_1")
-        let retry = try await fixture.store.checkoutPrecheck(for: client, block: block.id, service: ServiceCode("walk"))
-        guard case .existing(let record) = retry else { return XCTFail("\(retry)") }
-        XCTAssertEqual(record.hold.token, hold.token)
-        XCTAssertEqual(record.clientSecret, "pi_1_secret_x")
-
-        let other = try await fixture.client("Other")
-        await assertPortalError(.failedPrecondition, .capacityFull) {
-            try await self.fixture.store.checkoutPrecheck(for: other, block: self.block.id, service: ServiceCode("walk"))
-        }
-    }
-
-    func testTheServiceComesWithThePrecheckWhoseRefusalIsReturnedNotThrown() async throws {
-        let client = try await fixture.client()
-        let before = try fixture.snapshot()
         let (service, free) = try await fixture.store.serviceAndCheckoutPrecheck(
             for: client, block: block.id, service: ServiceCode("walk"))
         XCTAssertEqual(service.code, try ServiceCode("walk"))
         XCTAssertEqual(service.priceCents, 1500)
         XCTAssertEqual(try free.get(), .available(remaining: 1))
-        XCTAssertEqual(try fixture.snapshot(), before, "the pre-check writes nothing")
+        XCTAssertEqual(try fixture.snapshot(), before)
 
-        _ = try await paidHold(client, pi: "pi_1")
+        let hold = try await paidHold(client, pi: "pi_1")
+        let retry = try await fixture.store.serviceAndCheckoutPrecheck(
+            for: client, block: block.id, service: ServiceCode("walk")
+        ).precheck.get()
+        guard case .existing(let record) = retry else { return XCTFail("\(retry)") }
+        XCTAssertEqual(record.hold.token, hold.token)
+        XCTAssertEqual(record.clientSecret, "pi_1_secret_x")
+
+        // The checks' refusal is returned, not thrown (the service is known).
         let other = try await fixture.client("Other")
         let (_, full) = try await fixture.store.serviceAndCheckoutPrecheck(
             for: other, block: block.id, service: ServiceCode("walk"))
-        guard case .failure(let refusal) = full else { return XCTFail("\(full)") }
-        XCTAssertEqual(refusal.reason, .capacityFull)
+        assertPortalErrorSync(.failedPrecondition, .capacityFull) { try full.get() }
 
         await assertPortalError(.notFound, .unknownService) {
             _ = try await self.fixture.store.serviceAndCheckoutPrecheck(

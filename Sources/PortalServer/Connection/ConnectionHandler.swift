@@ -385,9 +385,6 @@ package struct ConnectionHandle: Sendable {
         self.handler = NIOLoopBound(handler, eventLoop: eventLoop)
     }
 
-    /// The event loop the connection runs on.
-    package var eventLoop: any EventLoop { handler.eventLoop }
-
     /// Tells the connection the server drains (it sends its go-away frame).
     package func drain() {
         let handler = self.handler
