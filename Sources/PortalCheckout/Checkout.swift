@@ -18,6 +18,15 @@ public struct CheckoutStart: Hashable, Sendable, CustomStringConvertible {
     }
 }
 
+extension CheckoutStart {
+    /// The checkout a hold already paid for answers (a retry, or a
+    /// concurrent start that won); `nil` while it has no PaymentIntent.
+    init?(paid record: CheckoutHold) {
+        guard let id = record.hold.paymentIntentID, let secret = record.clientSecret else { return nil }
+        self.init(hold: record.hold, paymentIntentID: id, clientSecret: secret)
+    }
+}
+
 /// Pre-pay checkout (SPEC §2): holds, PaymentIntents, bookings, and every
 /// money rule — the use case between the RPC methods, the store and the
 /// payment provider.
@@ -117,9 +126,7 @@ public final class Checkout: Sendable {
             if let expectedPriceCents, record.hold.amountCents != expectedPriceCents {
                 throw PortalError.priceChanged(record.hold.amountCents)
             }
-            if let id = record.hold.paymentIntentID, let secret = record.clientSecret {
-                return CheckoutStart(hold: record.hold, paymentIntentID: id, clientSecret: secret)
-            }
+            if let paid = CheckoutStart(paid: record) { return paid }
             // A live hold without a payment (taken by `createHold`): pay for that one.
             return try await startHoldFirst(for: client, service: code, block: block, expectedPriceCents: expectedPriceCents)
         case .available(let remaining):
@@ -195,9 +202,7 @@ public final class Checkout: Sendable {
             if let expectedPriceCents, record.hold.amountCents != expectedPriceCents {
                 throw PortalError.priceChanged(record.hold.amountCents)
             }
-            if let id = record.hold.paymentIntentID, let secret = record.clientSecret {
-                return CheckoutStart(hold: record.hold, paymentIntentID: id, clientSecret: secret)
-            }
+            if let paid = CheckoutStart(paid: record) { return paid }
         } else if let expectedPriceCents, outcome.hold.amountCents != expectedPriceCents {
             // The price changed between the check and the hold.
             try await store.releaseUnpaidHold(token, of: client, reason: .priceChanged)
@@ -257,10 +262,8 @@ public final class Checkout: Sendable {
         -> CheckoutStart
     {
         await runner.attempt(cancel)
-        guard let id = record.hold.paymentIntentID, let secret = record.clientSecret else {
-            throw PortalError.paymentProviderUnavailable
-        }
-        return CheckoutStart(hold: record.hold, paymentIntentID: id, clientSecret: secret)
+        guard let paid = CheckoutStart(paid: record) else { throw PortalError.paymentProviderUnavailable }
+        return paid
     }
 
     private func logStarted(_ hold: CapacityHold, paymentIntentID: String) {

@@ -101,42 +101,33 @@ public final class SimulatedPaymentGateway: PaymentGateway, @unchecked Sendable 
     }
 
     public func capturePaymentIntent(id: String, idempotencyKey: String) async throws -> PaymentIntent {
-        try withLock {
-            let number = try known(id)
-            var stored = intents[number]!
-            switch stored.stage {
-            case .authorised:
-                stored.stage = .captured
-                intents[number] = stored
-                didFinish(number)
-            case .captured:
-                break
-            case .canceled:
-                throw SimulatedPaymentError(kind: .refused, message: "cannot capture a canceled PaymentIntent")
-            }
-            return stored.paymentIntent(number: number)
-        }
+        try finish(id, as: .captured, refusing: "cannot capture a canceled PaymentIntent")
     }
 
     public func cancelPaymentIntent(id: String, idempotencyKey: String) async throws -> PaymentIntent {
+        try finish(id, as: .canceled, refusing: "cannot cancel a captured PaymentIntent")
+    }
+
+    /// Moves an authorised PaymentIntent to `stage` (captured or canceled);
+    /// one already there is answered as it is (idempotent), one that
+    /// finished the other way is refused with `refusal`.
+    private func finish(_ id: String, as stage: StoredIntent.Stage, refusing refusal: String) throws
+        -> PaymentIntent
+    {
         try withLock {
             let number = try known(id)
             var stored = intents[number]!
-            switch stored.stage {
-            case .captured:
-                throw SimulatedPaymentError(kind: .refused, message: "cannot cancel a captured PaymentIntent")
-            case .canceled:
-                break
-            case .authorised:
-                stored.stage = .canceled
+            if stored.stage == .authorised {
+                stored.stage = stage
                 intents[number] = stored
                 didFinish(number)
+            } else if stored.stage != stage {
+                throw SimulatedPaymentError(kind: .refused, message: refusal)
             }
             return stored.paymentIntent(number: number)
         }
     }
 
-    /// The number of a PaymentIntent that is kept, or `notFound`.
     /// The number of the next PaymentIntent: the creation millisecond in
     /// the high 44 bits and a count within it in the low 20, never less than
     /// the last one plus one. Ids therefore sort by creation time, so that
