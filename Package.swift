@@ -42,6 +42,13 @@ let package = Package(
             providers: [.apt(["libcurl4-openssl-dev"])]
         ),
 
+        /// portald's malloc: jemalloc on Linux (libjemalloc-dev), with the
+        /// options in allocator.c.
+        .target(
+            name: "CAllocator",
+            linkerSettings: [.linkedLibrary("jemalloc", .when(platforms: [.linux]))]
+        ),
+
         // MARK: Messages
         /// Swift value types for every message in proto/, bridged to protobuf-c
         /// (Generated/ comes from scripts/gen-swift-messages.sh).
@@ -152,7 +159,7 @@ let package = Package(
             name: "portald",
             dependencies: [
                 "PortalServer", "PortalWire", "PortalMessages", "PortalAPI", "PortalDomain", "PortalStore",
-                "PortalCheckout", "PortalPayments", "PortalStripe",
+                "PortalCheckout", "PortalPayments", "PortalStripe", "CAllocator",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -233,7 +240,7 @@ let package = Package(
         ),
         .testTarget(
             name: "PortaldTests",
-            dependencies: ["portald", .product(name: "Logging", package: "swift-log")]
+            dependencies: ["portald", "CAllocator", .product(name: "Logging", package: "swift-log")]
         ),
         .testTarget(
             name: "PortalServerTests",

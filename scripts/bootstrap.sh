@@ -2,14 +2,14 @@
 # Installs what this project needs on a fresh machine, and nothing that is
 # already there. Safe to run again: it only acts on what is missing.
 #   - Debian packages: protobuf-c (library + protoc-c), SQLite, libcurl,
-#     pkg-config, and stock protoc (to check the contract compiles for others).
+#     jemalloc (portald's malloc), pkg-config, and stock protoc (to check the contract compiles for others).
 #   - A Python virtual environment in .venv/ (ignored) with the tools in
 #     scripts/requirements-dev.txt: localstripe (a local Stripe-compatible
 #     server for the tests) and protobuf (for the Python interop client).
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 
-packages=(libprotobuf-c-dev protobuf-c-compiler libsqlite3-dev libcurl4-openssl-dev pkg-config protobuf-compiler)
+packages=(libprotobuf-c-dev protobuf-c-compiler libsqlite3-dev libcurl4-openssl-dev libjemalloc-dev pkg-config protobuf-compiler)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

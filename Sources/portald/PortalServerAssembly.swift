@@ -99,7 +99,7 @@ enum PortalServerAssembly {
         // A ServiceGroup shuts its services down in reverse order: the server
         // drains first (its requests may still queue payment calls), then the
         // sweeper, the outbox worker and the purger stop.
-        var services: [any Service] = [purger, MemoryTrimmer()]
+        var services: [any Service] = [purger]
         let worker = checkout?.makeOutboxWorker()
         let sweeper = checkout?.makeSweeper()
         if let worker, let sweeper {

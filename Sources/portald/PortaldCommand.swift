@@ -97,7 +97,6 @@ struct PortaldCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
-        MemoryTuning.apply()
         let configuration = try resolve(environment: ProcessInfo.processInfo.environment)
         let logLevel = configuration.logLevel
         LoggingSystem.bootstrap { label in
@@ -106,6 +105,7 @@ struct PortaldCommand: AsyncParsableCommand {
             return handler
         }
         let logger = Logger(label: "portald")
+        MemoryTuning.log(to: logger)
         let adminKeys = try AdminKeyFile.resolve(configured: configuration.adminKeys, databasePath: configuration.databasePath, logger: logger)
         let assembly = try await PortalServerAssembly.makeServices(
             configuration: configuration, adminKeys: adminKeys, logger: logger)

@@ -1,0 +1,25 @@
+#ifndef PORTAL_CALLOCATOR_H
+#define PORTAL_CALLOCATOR_H
+
+#include <stddef.h>
+
+/// The malloc this process runs on, as a short description for the log:
+/// "jemalloc <version>" on Linux (where portald links jemalloc, see
+/// allocator.c), "system malloc" elsewhere.
+const char *portal_allocator_description(void);
+
+/// The number of arenas jemalloc runs with ("opt.narenas"), -1 without jemalloc.
+long long portal_allocator_arenas(void);
+
+/// jemalloc's "opt.dirty_decay_ms" as applied, -2 without jemalloc.
+long long portal_allocator_dirty_decay_ms(void);
+
+/// Whether jemalloc's background purging thread is on (0 or 1), -1 without jemalloc.
+int portal_allocator_background_thread(void);
+
+/// The bytes jemalloc has handed out and not yet had back ("stats.allocated",
+/// refreshed first), -1 without jemalloc. For tests: proves that malloc is
+/// jemalloc's.
+long long portal_allocator_allocated_bytes(void);
+
+#endif
