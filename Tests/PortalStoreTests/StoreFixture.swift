@@ -56,6 +56,15 @@ final class StoreFixture: @unchecked Sendable {
 
     func tearDown() async {
         await store.close()
+        // Schema 7 dropped the JSON check on audit details: whatever a test
+        // wrote must still be a JSON object.
+        if let db = try? SQLiteConnection(path: path, busyTimeoutMilliseconds: 5000) {
+            XCTAssertEqual(
+                try db.integer(
+                    "SELECT count(*) FROM audit_log WHERE NOT json_valid(detail) OR json_type(detail) <> 'object'"),
+                0, "audit entries whose detail is not a JSON object")
+            db.close()
+        }
         try? FileManager.default.removeItem(at: directory)
     }
 

@@ -133,6 +133,53 @@ final class StoreLifecycleTests: XCTestCase {
                        #"service.created {"duration_minutes":60,"price_cents":1500,"currency":"gbp"}"#)
     }
 
+    func testSchema7KeepsEveryAuditEntryAndItsIdAndStaysAppendOnly() async throws {
+        // A database at schema 6, with audit entries written under AUTOINCREMENT.
+        let path = fixture.directory.appendingPathComponent("v6.sqlite").path
+        let old = try SQLiteConnection(path: path, busyTimeoutMilliseconds: 1000)
+        for migration in Migrations.all where migration.version <= 6 {
+            try old.execute(script: migration.sql)
+            try old.execute(script: "PRAGMA user_version = \(migration.version)")
+        }
+        for (entity, id, event, detail) in [
+            ("service", "walk", "service.created", #"{"duration_minutes":60}"#),
+            ("hold", "7", "hold.created", #"{"note":"a \"quoted\" word"}"#),
+            ("booking", "3", "booking.created", "{}"),
+        ] {
+            try old.run(
+                "INSERT INTO audit_log (entity, entity_id, event, at, detail) VALUES (?, ?, ?, 1700000000, ?)",
+                [.text(entity), .text(id), .text(event), .text(detail)])
+        }
+        let rowsBefore = try old.rows("SELECT * FROM audit_log ORDER BY audit_id") { row in
+            (0..<row.columnCount).map { row.value($0) }
+        }
+        old.close()
+        XCTAssertEqual(rowsBefore.count, 3)
+
+        let store = try await PortalStore.open(
+            configuration: .init(path: path), calendar: fixture.calendar, clock: fixture.clock)
+        let version = try await store.schemaVersion()
+        XCTAssertEqual(version, 7)
+        _ = try await store.upsertService(
+            ServiceDefaults(code: ServiceCode("daycare"), durationMinutes: 480, priceCents: 4000, currency: "gbp"))
+        await store.close()
+
+        let db = try SQLiteConnection(path: path, busyTimeoutMilliseconds: 1000)
+        defer { db.close() }
+        let rowsAfter = try db.rows("SELECT * FROM audit_log ORDER BY audit_id") { row in
+            (0..<row.columnCount).map { row.value($0) }
+        }
+        XCTAssertEqual(Array(rowsAfter.prefix(3)).description, rowsBefore.description)
+        // The next entry takes the next id; the sequence table no longer has one for the log.
+        XCTAssertEqual(try db.integer("SELECT audit_id FROM audit_log WHERE event = 'service.created' AND entity_id = 'daycare'"), 4)
+        XCTAssertEqual(try db.integer("SELECT count(*) FROM sqlite_sequence WHERE name = 'audit_log'"), 0)
+        XCTAssertEqual(
+            try db.integer("SELECT count(*) FROM sqlite_schema WHERE tbl_name = 'audit_log' AND type IN ('index', 'trigger')"), 3)
+        XCTAssertThrowsError(try db.run("UPDATE audit_log SET event = 'x' WHERE audit_id = 1"))
+        XCTAssertThrowsError(try db.run("DELETE FROM audit_log WHERE audit_id = 4"))
+        XCTAssertEqual(try db.integer("SELECT count(*) FROM audit_log"), 4)
+    }
+
     func testConcurrentReadsAndWritesDoNotBlockEachOther() async throws {
         try await fixture.service("walk", minutes: 60)
         let store = fixture.store

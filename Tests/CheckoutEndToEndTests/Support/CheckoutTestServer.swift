@@ -114,6 +114,12 @@ final class CheckoutTestServer: @unchecked Sendable {
                     port: port, stripe: stripe, eventLoopGroup: eventLoopGroup)
                 do {
                     try await body(running)
+                    // Schema 7 dropped the JSON check on audit details: every
+                    // scenario's entries must still be valid JSON objects.
+                    XCTAssertEqual(
+                        try running.count(
+                            "SELECT count(*) FROM audit_log WHERE NOT json_valid(detail) OR json_type(detail) <> 'object'"),
+                        0, "audit entries whose detail is not a JSON object")
                 } catch {
                     await running.closeClients()
                     await group.triggerGracefulShutdown()
