@@ -72,6 +72,15 @@ final class CheckoutSlot: SlotDriver {
         }
     }
 
+    var currentStep: Int? {
+        switch step {
+        case .start: 0
+        case .finalize: 1
+        case .listBlocks: 2
+        case .cancel: 3
+        }
+    }
+
     func received(code: Int32, payload: UnsafeRawBufferPointer) -> Bool {
         switch step {
         case .listBlocks:

@@ -100,6 +100,10 @@ struct RunReport {
             print("  operations   \(format(operationsPerSecond, 0)) /s  (\(tally.operations) completed)")
         }
         print("  latency      p50 \(format(latencies.microseconds(at: 50), 0)) us, p99 \(format(latencies.microseconds(at: 99), 0)) us, p99.9 \(format(latencies.microseconds(at: 99.9), 0)) us, max \(format(latencies.maxMicroseconds, 0)) us")
+        for (name, step) in zip(LoadTally.stepNames, tally.stepLatencies) {
+            guard let step, step.count > 0 else { continue }
+            print("    \(name): \(step.count) answers, p50 \(format(step.microseconds(at: 50), 0)) us, p99 \(format(step.microseconds(at: 99), 0)) us")
+        }
         var errors: [String] = []
         for (code, count) in tally.codes.enumerated() where code != 0 && count > 0 {
             errors.append("\(Self.codeNames[code]) \(count)")
@@ -130,6 +134,11 @@ struct RunReport {
             "errors=\(errorCount + tally.protocolErrors)",
             "gen_cpu=\(format(generatorCPUPercent, 0))",
         ]
+        for (name, step) in zip(LoadTally.stepNames, tally.stepLatencies) {
+            guard let step, step.count > 0 else { continue }
+            fields.append("\(name)_p50_us=\(format(step.microseconds(at: 50), 0))")
+            fields.append("\(name)_p99_us=\(format(step.microseconds(at: 99), 0))")
+        }
         if let before = serverBefore, let after = serverAfter {
             fields.append("rss_mib=\(mebibytes(after.residentBytes))")
             fields.append("server_cpu=\(format(ProcessSample.cpuPercent(from: before, to: after), 0))")

@@ -21,6 +21,13 @@ protocol SlotDriver: AnyObject {
     /// The answer to the slot's last request. Returns true when it completed
     /// one operation of the scenario (a request; or, for checkout, a pair).
     func received(code: Int32, payload: UnsafeRawBufferPointer) -> Bool
+    /// Which of the scenario's steps the last request was (an index into
+    /// ``LoadTally/stepNames``), when the scenario has more than one.
+    var currentStep: Int? { get }
+}
+
+extension SlotDriver {
+    var currentStep: Int? { nil }
 }
 
 /// A slot that sends one pre-encoded frame with its id already in place.
@@ -39,6 +46,10 @@ final class PrebuiltSlot: SlotDriver {
 /// Counts and latencies of one engine thread (merged at the end).
 struct LoadTally {
     var latencies = LatencyRecorder()
+    /// The steps a scenario's slots report (``SlotDriver/currentStep``).
+    static let stepNames = ["StartCheckout", "FinalizeCheckout", "ListBlocks", "CancelCheckout"]
+    /// Latencies per step, for scenarios of more than one kind of request.
+    var stepLatencies = [LatencyRecorder?](repeating: nil, count: LoadTally.stepNames.count)
     /// Answers received in the measured window.
     var responses: UInt64 = 0
     /// Scenario operations completed in the measured window.
@@ -54,6 +65,11 @@ struct LoadTally {
 
     mutating func merge(_ other: LoadTally) {
         latencies.merge(other.latencies)
+        for (index, step) in other.stepLatencies.enumerated() {
+            guard let step else { continue }
+            if stepLatencies[index] == nil { stepLatencies[index] = LatencyRecorder() }
+            stepLatencies[index]!.merge(step)
+        }
         responses += other.responses
         operations += other.operations
         for index in codes.indices { codes[index] += other.codes[index] }
@@ -171,6 +187,7 @@ final class RawConnection {
         let index = Int(answer.id - 1)
         inFlight -= 1
         let slot = slots[index]
+        let step = record ? slot.currentStep : nil
         let completed = slot.received(code: answer.code, payload: answer.payload)
         if record {
             tally.responses += 1
@@ -180,6 +197,10 @@ final class RawConnection {
                 tally.reasons[String(decoding: answer.reason, as: UTF8.self), default: 0] += 1
             }
             tally.latencies.record(nanoseconds: now &- sentAt[index])
+            if let step {
+                if tally.stepLatencies[step] == nil { tally.stepLatencies[step] = LatencyRecorder() }
+                tally.stepLatencies[step]!.record(nanoseconds: now &- sentAt[index])
+            }
         }
         if sendMore {
             slot.appendRequest(id: answer.id, to: &outbound)
