@@ -63,6 +63,7 @@ public final class Checkout: Sendable {
     public let configuration: Configuration
     let runner: PaymentCommandRunner
     private let startsInFlight = StartsInFlight()
+    let startedHolds = StartedHolds()
     private let logger: Logger
 
     /// A checkout over `store` and `gateway`.
@@ -179,6 +180,7 @@ public final class Checkout: Sendable {
         {
         case .held(let record):
             logStarted(record.hold, paymentIntentID: intent.id)
+            startedHolds.remember(record.hold)
             return CheckoutStart(hold: record.hold, paymentIntentID: intent.id, clientSecret: intent.clientSecret)
         case .keptEarlier(let record, let cancel):
             return try await keptEarlier(record, cancelling: cancel)
@@ -233,6 +235,7 @@ public final class Checkout: Sendable {
         {
         case .attached(let record):
             logStarted(record.hold, paymentIntentID: intent.id)
+            startedHolds.remember(record.hold)
             return CheckoutStart(hold: record.hold, paymentIntentID: intent.id, clientSecret: intent.clientSecret)
         case .keptEarlier(let record, let cancel):
             return try await keptEarlier(record, cancelling: cancel)
@@ -293,6 +296,18 @@ public final class Checkout: Sendable {
     {
         warnIfSimulated()
         try Self.validatePaymentIntentID(paymentIntentID)
+        // The hold this process just started with this PaymentIntent: no
+        // need to read it back before asking the provider (StartedHolds).
+        // Anything short of a verified payment takes the full path below,
+        // with the PaymentIntent already read if it was.
+        var retrieved: PaymentIntent?
+        if let started = startedHolds.take(token, client: client, paymentIntentID: paymentIntentID) {
+            retrieved = try? await gateway.retrievePaymentIntent(id: paymentIntentID)
+            if let retrieved, let verified = try? PaymentVerification.verify(retrieved, for: started) {
+                return try await settle(token, of: client, payment: verified, actor: "client")
+            }
+            try Task.checkCancellation()
+        }
         let record = try await store.checkoutHold(token, of: client)
         guard record.hold.paymentIntentID == paymentIntentID else {
             throw PortalError.failedPrecondition(
@@ -309,7 +324,11 @@ public final class Checkout: Sendable {
 
         let intent: PaymentIntent
         do {
-            intent = try await gateway.retrievePaymentIntent(id: paymentIntentID)
+            if let retrieved {
+                intent = retrieved
+            } else {
+                intent = try await gateway.retrievePaymentIntent(id: paymentIntentID)
+            }
         } catch {
             if error is CancellationError { throw error }
             logger.warning("Could not read the PaymentIntent", metadata: ["payment_intent": "\(paymentIntentID)", "error": "\(error)"])

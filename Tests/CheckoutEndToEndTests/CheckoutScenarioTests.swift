@@ -33,9 +33,13 @@ final class CheckoutScenarioTests: XCTestCase {
             XCTAssertEqual(created.metadata["portal_hold_token"], started.holdToken)
             XCTAssertEqual(created.metadata["portal_client_id"], String(ann.clientID))
             await assertEqual(try await server.walkUsage().held, 1)
+            // Kept so that finalizing need not read the hold back (StartedHolds)…
+            XCTAssertEqual(server.startedHoldCount, 1)
 
             try await server.stripe.payAsBrowser(paymentIntentID: started.paymentIntentId)
             let booking = try await ann.finalize(started)
+            // …and taken out by the finalize that used it.
+            XCTAssertEqual(server.startedHoldCount, 0)
 
             XCTAssertEqual(booking.clientId, ann.clientID)
             XCTAssertEqual(booking.blockId, blockID)

@@ -2,7 +2,7 @@ import Foundation
 import LocalStripeHarness
 import Logging
 import NIOPosix
-import PortalCheckout
+@testable import PortalCheckout
 import PortalClient
 import PortalDomain
 import PortalAPI
@@ -59,6 +59,8 @@ final class CheckoutTestServer: @unchecked Sendable {
     var store: PortalStore { assembly.store }
     var sweeper: CheckoutSweeper { assembly.sweeper! }
     var outboxWorker: OutboxWorker { assembly.outboxWorker! }
+    /// The paid holds StartCheckout keeps for FinalizeCheckout (StartedHolds).
+    var startedHoldCount: Int { assembly.checkout?.startedHolds.count ?? 0 }
 
     /// Runs `body` against a fresh server, then shuts it down gracefully.
     ///
