@@ -48,13 +48,10 @@ long long portal_allocator_dirty_decay_ms(void) {
     return (long long)milliseconds;
 }
 
-long long portal_allocator_allocated_bytes(void) {
-    uint64_t epoch = 1;
-    size_t size = sizeof(epoch);
-    if (mallctl("epoch", &epoch, &size, &epoch, size) != 0) return -1;
-    size_t allocated = 0;
-    size = sizeof(allocated);
-    if (mallctl("stats.allocated", &allocated, &size, NULL, 0) != 0) return -1;
+long long portal_allocator_thread_allocated_bytes(void) {
+    uint64_t allocated = 0;
+    size_t size = sizeof(allocated);
+    if (mallctl("thread.allocated", &allocated, &size, NULL, 0) != 0) return -1;
     return (long long)allocated;
 }
 
@@ -68,16 +65,6 @@ int portal_allocator_background_thread(void) {
 const char *portal_allocator_description(void) { return "system malloc"; }
 long long portal_allocator_arenas(void) { return -1; }
 long long portal_allocator_dirty_decay_ms(void) { return -2; }
-long long portal_allocator_allocated_bytes(void) {
-    uint64_t epoch = 1;
-    size_t size = sizeof(epoch);
-    if (mallctl("epoch", &epoch, &size, &epoch, size) != 0) return -1;
-    size_t allocated = 0;
-    size = sizeof(allocated);
-    if (mallctl("stats.allocated", &allocated, &size, NULL, 0) != 0) return -1;
-    return (long long)allocated;
-}
-
 int portal_allocator_background_thread(void) { return -1; }
-long long portal_allocator_allocated_bytes(void) { return -1; }
+long long portal_allocator_thread_allocated_bytes(void) { return -1; }
 #endif

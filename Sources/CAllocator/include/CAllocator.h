@@ -17,9 +17,9 @@ long long portal_allocator_dirty_decay_ms(void);
 /// Whether jemalloc's background purging thread is on (0 or 1), -1 without jemalloc.
 int portal_allocator_background_thread(void);
 
-/// The bytes jemalloc has handed out and not yet had back ("stats.allocated",
-/// refreshed first), -1 without jemalloc. For tests: proves that malloc is
-/// jemalloc's.
-long long portal_allocator_allocated_bytes(void);
+/// The bytes jemalloc has handed out to the calling thread since it started
+/// ("thread.allocated"), -1 without jemalloc. For tests: proves that malloc
+/// is jemalloc's (other threads' allocations do not change it).
+long long portal_allocator_thread_allocated_bytes(void);
 
 #endif
