@@ -25,17 +25,21 @@ public struct PortalAPI: Sendable {
     /// Pre-pay checkout; `nil` when no payment provider is configured (the
     /// checkout methods then answer `PAYMENTS_NOT_CONFIGURED`).
     public let checkout: Checkout?
+    /// The server's per-method counters, which `Admin/GetMetrics` answers;
+    /// without them that method stays unimplemented.
+    public let metrics: CallMetrics?
 
     /// An API over `store`, guarded by `authenticator`, taking payments
-    /// through `checkout`.
+    /// through `checkout`, reporting `metrics`.
     public init(
         store: PortalStore, authenticator: Authenticator, accounts: PortalAccounts? = nil,
-        checkout: Checkout? = nil
+        checkout: Checkout? = nil, metrics: CallMetrics? = nil
     ) {
         self.store = store
         self.authenticator = authenticator
         self.accounts = accounts
         self.checkout = checkout
+        self.metrics = metrics
     }
 
     /// Registers the handlers on `router`.
@@ -45,5 +49,8 @@ public struct PortalAPI: Sendable {
         PortalSessionAPI(store: store, accounts: accounts, authenticator: authenticator)
             .register(on: &router)
         CheckoutAPI(checkout: checkout, authenticator: authenticator).register(on: &router)
+        if let metrics {
+            MetricsAPI(metrics: metrics, authenticator: authenticator).register(on: &router)
+        }
     }
 }

@@ -19,7 +19,8 @@ struct PortalCtl: AsyncParsableCommand {
             """,
         subcommands: [
             HealthCommand.self, DayCommand.self, BlockCommand.self, CapacityCommand.self,
-            ServiceCommand.self, BookingsCommand.self, ClientCommand.self, DemoCommand.self,
+            ServiceCommand.self, BookingsCommand.self, ClientCommand.self, MetricsCommand.self,
+            DemoCommand.self,
         ]
     )
 
@@ -351,5 +352,19 @@ struct BookingsCommand: AsyncParsableCommand {
             try await client.call(AdminMethods.listBookings, ListBookingsRequest(date: date.description))
         }
         print(Rendering.bookings(date: date.description, answer.bookings))
+    }
+}
+
+struct MetricsCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "metrics", abstract: "Show the server's calls per method: count, errors and latency.")
+
+    @OptionGroup var global: GlobalOptions
+
+    func run() async throws {
+        let answer = try await global.withClient { client, _ in
+            try await client.call(AdminMethods.getMetrics, GetMetricsRequest())
+        }
+        print(Rendering.metrics(answer))
     }
 }

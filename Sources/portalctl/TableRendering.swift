@@ -1,4 +1,5 @@
 import PortalMessages
+import PortalWire
 
 /// Plain-text tables for the terminal: left-aligned columns separated by two
 /// spaces, no trailing blanks.
@@ -81,6 +82,30 @@ enum Rendering {
             ])
         }
         return table.render()
+    }
+
+    /// Calls per method since the server started: count, non-OK answers by
+    /// status code, latency percentiles.
+    static func metrics(_ metrics: GetMetricsResponse) -> String {
+        let since = "in \(metrics.uptimeSeconds) s since the server started"
+        guard !metrics.methods.isEmpty else { return "No calls \(since)." }
+        var table = TextTable(header: ["Method", "Calls", "Errors", "p50", "p90", "p99", "Max"])
+        for method in metrics.methods {
+            let errors = method.statuses.filter { $0.code != 0 }
+                .map { "\(StatusCode(rawValue: $0.code)) \($0.count)" }
+            table.rows.append([
+                method.method, "\(method.calls)", errors.isEmpty ? "-" : errors.joined(separator: ", "),
+                duration(method.p50Us), duration(method.p90Us), duration(method.p99Us), duration(method.maxUs),
+            ])
+        }
+        return "Calls \(since):\n" + table.render()
+    }
+
+    /// Microseconds as "850 µs", "12.4 ms" or "3.20 s".
+    static func duration(_ microseconds: UInt64) -> String {
+        if microseconds < 1_000 { return "\(microseconds) µs" }
+        if microseconds < 1_000_000 { return String(format: "%.1f ms", Double(microseconds) / 1_000) }
+        return String(format: "%.2f s", Double(microseconds) / 1_000_000)
     }
 
     /// Service defaults, by code.

@@ -90,11 +90,13 @@ enum PortalServerAssembly {
 
         let accounts = try PortalAccounts(store: store, configuration: overrides.accounts ?? .init())
         var router = Router.portalContract()
+        let metrics = CallMetrics(methods: router.knownMethods)
         PortalAPI(
             store: store, authenticator: Authenticator(adminKeys: adminKeys, accounts: accounts),
-            accounts: accounts, checkout: checkout
+            accounts: accounts, checkout: checkout, metrics: metrics
         ).register(on: &router)
-        let server = RPCServer(configuration: configuration.server, router: router, logger: logger)
+        let server = RPCServer(
+            configuration: configuration.server, router: router, metrics: metrics, logger: logger)
         let purger = ExpiredHoldPurger(store: store, logger: Logger(label: "portal.holds"))
         // A ServiceGroup shuts its services down in reverse order: the server
         // drains first (its requests may still queue payment calls), then the

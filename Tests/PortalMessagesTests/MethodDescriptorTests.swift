@@ -37,8 +37,8 @@ final class MethodDescriptorTests: XCTestCase {
                 "UpsertService", "ListServices", "CreateBlock", "UpdateBlock", "DeleteBlock", "SetCapacity",
                 "RemoveCapacity", "GetDay", "CopyDay", "ListBookings", "CreateClient", "UpdateClient", "GetClient",
                 "ListClients", "CreatePortalLogin", "DisablePortalLogin", "EnablePortalLogin", "RemovePortalLogin",
-                "SetCanSelfReschedule",
+                "SetCanSelfReschedule", "GetMetrics",
             ].map { "portal.v1.Admin/" + $0 })
-        XCTAssertEqual(AdminMethods.allFullNames.last, AdminMethods.setCanSelfReschedule.fullName)
+        XCTAssertEqual(AdminMethods.allFullNames.last, AdminMethods.getMetrics.fullName)
     }
 }

@@ -117,6 +117,11 @@ public enum AdminMethods {
     /// `portal.v1.Admin/SetCanSelfReschedule`: `SetCanSelfRescheduleRequest` → `SetCanSelfRescheduleResponse`.
     public static let setCanSelfReschedule = MethodDescriptor<SetCanSelfRescheduleRequest, SetCanSelfRescheduleResponse>(
         service: "portal.v1.Admin", name: "SetCanSelfReschedule")
+    /// Per-method counters and latency histograms since the server started.
+    ///
+    /// `portal.v1.Admin/GetMetrics`: `GetMetricsRequest` → `GetMetricsResponse`.
+    public static let getMetrics = MethodDescriptor<GetMetricsRequest, GetMetricsResponse>(
+        service: "portal.v1.Admin", name: "GetMetrics")
 
     /// The full names of every method of `portal.v1.Admin`, in declaration order.
     public static let allFullNames: [String] = [
@@ -139,6 +144,7 @@ public enum AdminMethods {
         "portal.v1.Admin/EnablePortalLogin",
         "portal.v1.Admin/RemovePortalLogin",
         "portal.v1.Admin/SetCanSelfReschedule",
+        "portal.v1.Admin/GetMetrics",
     ]
 }
 
@@ -1777,6 +1783,267 @@ public struct SetCanSelfRescheduleResponse: ProtoMessage {
     }
 }
 
+/// Asks for the server's per-method metrics (no fields).
+///
+/// Proto message `portal.v1.GetMetricsRequest`.
+public struct GetMetricsRequest: ProtoMessage {
+    /// `"portal.v1.GetMetricsRequest"`.
+    public static var protoMessageName: String { "portal.v1.GetMetricsRequest" }
+
+    /// The message (it has no fields).
+    public init() {}
+
+    /// Decodes the message from its wire bytes, which are only read during the call.
+    ///
+    /// - Throws: `ProtoDecodingError` when the bytes are not a valid encoding, or a
+    ///   string field holds invalid UTF-8 or a NUL byte.
+    public init(serializedBytes bytes: UnsafeRawBufferPointer) throws(ProtoDecodingError) {
+        self = try decodeMessage(Self.self, from: bytes)
+    }
+
+    /// The message's wire encoding (deterministic: map entries sorted by key).
+    public func serializedBytes() -> [UInt8] {
+        encodeMessage(self)
+    }
+}
+
+/// The server's per-method metrics, counted since it started.
+///
+/// Proto message `portal.v1.GetMetricsResponse`.
+public struct GetMetricsResponse: ProtoMessage {
+    /// `"portal.v1.GetMetricsResponse"`.
+    public static var protoMessageName: String { "portal.v1.GetMetricsResponse" }
+
+    /// One entry per method of the contract called at least once, by name.
+    ///
+    /// Proto: `repeated MethodMetrics methods = 1`.
+    public var methods: [MethodMetrics]
+
+    /// Seconds since the server started counting.
+    ///
+    /// Proto: `uint64 uptime_seconds = 2`.
+    public var uptimeSeconds: UInt64
+
+    /// A message with every field at its proto3 default.
+    public init() {
+        self.methods = []
+        self.uptimeSeconds = 0
+    }
+
+    /// A message with the given fields; the others keep their proto3 defaults.
+    public init(
+        methods: [MethodMetrics] = [],
+        uptimeSeconds: UInt64 = 0
+    ) {
+        self.methods = methods
+        self.uptimeSeconds = uptimeSeconds
+    }
+
+    /// Decodes the message from its wire bytes, which are only read during the call.
+    ///
+    /// - Throws: `ProtoDecodingError` when the bytes are not a valid encoding, or a
+    ///   string field holds invalid UTF-8 or a NUL byte.
+    public init(serializedBytes bytes: UnsafeRawBufferPointer) throws(ProtoDecodingError) {
+        self = try decodeMessage(Self.self, from: bytes)
+    }
+
+    /// The message's wire encoding (deterministic: map entries sorted by key).
+    public func serializedBytes() -> [UInt8] {
+        encodeMessage(self)
+    }
+}
+
+/// The answered calls of one method: how many, by status code, and how long
+/// they took (from the moment the server read the request's frame to the
+/// moment it queued the answer).
+///
+/// Proto message `portal.v1.MethodMetrics`.
+public struct MethodMetrics: ProtoMessage {
+    /// `"portal.v1.MethodMetrics"`.
+    public static var protoMessageName: String { "portal.v1.MethodMetrics" }
+
+    /// Fully-qualified, e.g. "portal.v1.Portal/ListBlocks".
+    ///
+    /// Proto: `string method = 1`.
+    public var method: String
+
+    /// Answered calls, whatever their status.
+    ///
+    /// Proto: `uint64 calls = 2`.
+    public var calls: UInt64
+
+    /// Answered calls by status code (code 0 = OK), codes with a count only,
+    /// in code order.
+    ///
+    /// Proto: `repeated StatusCount statuses = 3`.
+    public var statuses: [StatusCount]
+
+    /// Latency percentiles in microseconds, each the upper bound of the
+    /// histogram bucket it falls in (at most 25 % above the true value from
+    /// 4 us on; never above max_us).
+    ///
+    /// Proto: `uint64 p50_us = 4`.
+    public var p50Us: UInt64
+
+    /// Proto: `uint64 p90_us = 5`.
+    public var p90Us: UInt64
+
+    /// Proto: `uint64 p99_us = 6`.
+    public var p99Us: UInt64
+
+    /// The largest latency seen, in microseconds.
+    ///
+    /// Proto: `uint64 max_us = 7`.
+    public var maxUs: UInt64
+
+    /// The latency histogram: buckets with a count only, in order; each
+    /// counts the calls that took more than the previous bucket's bound and
+    /// at most le_us. Bounds: 1, 2, 3, 4 us, then four per doubling (5, 6, 7,
+    /// 8, 10, 12, 14, 16, 20, ... us) up to 134,217,728 us; the last bucket,
+    /// for anything longer, has le_us = 18446744073709551615.
+    ///
+    /// Proto: `repeated LatencyBucket latency = 8`.
+    public var latency: [LatencyBucket]
+
+    /// A message with every field at its proto3 default.
+    public init() {
+        self.method = ""
+        self.calls = 0
+        self.statuses = []
+        self.p50Us = 0
+        self.p90Us = 0
+        self.p99Us = 0
+        self.maxUs = 0
+        self.latency = []
+    }
+
+    /// A message with the given fields; the others keep their proto3 defaults.
+    public init(
+        method: String = "",
+        calls: UInt64 = 0,
+        statuses: [StatusCount] = [],
+        p50Us: UInt64 = 0,
+        p90Us: UInt64 = 0,
+        p99Us: UInt64 = 0,
+        maxUs: UInt64 = 0,
+        latency: [LatencyBucket] = []
+    ) {
+        self.method = method
+        self.calls = calls
+        self.statuses = statuses
+        self.p50Us = p50Us
+        self.p90Us = p90Us
+        self.p99Us = p99Us
+        self.maxUs = maxUs
+        self.latency = latency
+    }
+
+    /// Decodes the message from its wire bytes, which are only read during the call.
+    ///
+    /// - Throws: `ProtoDecodingError` when the bytes are not a valid encoding, or a
+    ///   string field holds invalid UTF-8 or a NUL byte.
+    public init(serializedBytes bytes: UnsafeRawBufferPointer) throws(ProtoDecodingError) {
+        self = try decodeMessage(Self.self, from: bytes)
+    }
+
+    /// The message's wire encoding (deterministic: map entries sorted by key).
+    public func serializedBytes() -> [UInt8] {
+        encodeMessage(self)
+    }
+}
+
+/// How many answered calls had one status code.
+///
+/// Proto message `portal.v1.StatusCount`.
+public struct StatusCount: ProtoMessage {
+    /// `"portal.v1.StatusCount"`.
+    public static var protoMessageName: String { "portal.v1.StatusCount" }
+
+    /// The status code (0 = OK, the gRPC numbering).
+    ///
+    /// Proto: `int32 code = 1`.
+    public var code: Int32
+
+    /// Calls answered with it.
+    ///
+    /// Proto: `uint64 count = 2`.
+    public var count: UInt64
+
+    /// A message with every field at its proto3 default.
+    public init() {
+        self.code = 0
+        self.count = 0
+    }
+
+    /// A message with the given fields; the others keep their proto3 defaults.
+    public init(
+        code: Int32 = 0,
+        count: UInt64 = 0
+    ) {
+        self.code = code
+        self.count = count
+    }
+
+    /// Decodes the message from its wire bytes, which are only read during the call.
+    ///
+    /// - Throws: `ProtoDecodingError` when the bytes are not a valid encoding, or a
+    ///   string field holds invalid UTF-8 or a NUL byte.
+    public init(serializedBytes bytes: UnsafeRawBufferPointer) throws(ProtoDecodingError) {
+        self = try decodeMessage(Self.self, from: bytes)
+    }
+
+    /// The message's wire encoding (deterministic: map entries sorted by key).
+    public func serializedBytes() -> [UInt8] {
+        encodeMessage(self)
+    }
+}
+
+/// One bucket of a latency histogram.
+///
+/// Proto message `portal.v1.LatencyBucket`.
+public struct LatencyBucket: ProtoMessage {
+    /// `"portal.v1.LatencyBucket"`.
+    public static var protoMessageName: String { "portal.v1.LatencyBucket" }
+
+    /// The bucket's upper bound, in microseconds.
+    ///
+    /// Proto: `uint64 le_us = 1`.
+    public var leUs: UInt64
+
+    /// Calls whose latency fell in the bucket.
+    ///
+    /// Proto: `uint64 count = 2`.
+    public var count: UInt64
+
+    /// A message with every field at its proto3 default.
+    public init() {
+        self.leUs = 0
+        self.count = 0
+    }
+
+    /// A message with the given fields; the others keep their proto3 defaults.
+    public init(
+        leUs: UInt64 = 0,
+        count: UInt64 = 0
+    ) {
+        self.leUs = leUs
+        self.count = count
+    }
+
+    /// Decodes the message from its wire bytes, which are only read during the call.
+    ///
+    /// - Throws: `ProtoDecodingError` when the bytes are not a valid encoding, or a
+    ///   string field holds invalid UTF-8 or a NUL byte.
+    public init(serializedBytes bytes: UnsafeRawBufferPointer) throws(ProtoDecodingError) {
+        self = try decodeMessage(Self.self, from: bytes)
+    }
+
+    /// The message's wire encoding (deterministic: map entries sorted by key).
+    public func serializedBytes() -> [UInt8] {
+        encodeMessage(self)
+    }
+}
+
 extension UpsertServiceRequest: CBridgedMessage {
     typealias CMessage = Portal__V1__UpsertServiceRequest
 
@@ -3352,5 +3619,224 @@ extension SetCanSelfRescheduleResponse: CBridgedMessage {
             c.pointee.n_results = self.results.count
             c.pointee.results = arena.cMessages(self.results)
         }
+    }
+}
+
+extension GetMetricsRequest: CBridgedMessage {
+    typealias CMessage = Portal__V1__GetMetricsRequest
+
+    static var cDescriptor: UnsafePointer<ProtobufCMessageDescriptor> {
+        var message = Portal__V1__GetMetricsRequest()
+        portal__v1__get_metrics_request__init(&message)
+        return message.base.descriptor
+    }
+
+    static func cInit(_ message: UnsafeMutablePointer<Portal__V1__GetMetricsRequest>) { portal__v1__get_metrics_request__init(message) }
+
+    static func cUnpack(_ length: Int, _ data: UnsafePointer<UInt8>) -> UnsafeMutablePointer<Portal__V1__GetMetricsRequest>? {
+        portal__v1__get_metrics_request__unpack(nil, length, data)
+    }
+
+    static func cFreeUnpacked(_ message: UnsafeMutablePointer<Portal__V1__GetMetricsRequest>) {
+        portal__v1__get_metrics_request__free_unpacked(message, nil)
+    }
+
+    static func cPackedSize(_ message: UnsafePointer<Portal__V1__GetMetricsRequest>) -> Int {
+        portal__v1__get_metrics_request__get_packed_size(message)
+    }
+
+    static func cPack(_ message: UnsafePointer<Portal__V1__GetMetricsRequest>, into out: UnsafeMutablePointer<UInt8>) -> Int {
+        portal__v1__get_metrics_request__pack(message, out)
+    }
+
+    init(cMessage: UnsafePointer<Portal__V1__GetMetricsRequest>) {
+        self.init()
+    }
+
+    func copy(into c: UnsafeMutablePointer<Portal__V1__GetMetricsRequest>, arena: CArena) {}
+}
+
+extension GetMetricsResponse: CBridgedMessage {
+    typealias CMessage = Portal__V1__GetMetricsResponse
+
+    static var cDescriptor: UnsafePointer<ProtobufCMessageDescriptor> {
+        var message = Portal__V1__GetMetricsResponse()
+        portal__v1__get_metrics_response__init(&message)
+        return message.base.descriptor
+    }
+
+    static func cInit(_ message: UnsafeMutablePointer<Portal__V1__GetMetricsResponse>) { portal__v1__get_metrics_response__init(message) }
+
+    static func cUnpack(_ length: Int, _ data: UnsafePointer<UInt8>) -> UnsafeMutablePointer<Portal__V1__GetMetricsResponse>? {
+        portal__v1__get_metrics_response__unpack(nil, length, data)
+    }
+
+    static func cFreeUnpacked(_ message: UnsafeMutablePointer<Portal__V1__GetMetricsResponse>) {
+        portal__v1__get_metrics_response__free_unpacked(message, nil)
+    }
+
+    static func cPackedSize(_ message: UnsafePointer<Portal__V1__GetMetricsResponse>) -> Int {
+        portal__v1__get_metrics_response__get_packed_size(message)
+    }
+
+    static func cPack(_ message: UnsafePointer<Portal__V1__GetMetricsResponse>, into out: UnsafeMutablePointer<UInt8>) -> Int {
+        portal__v1__get_metrics_response__pack(message, out)
+    }
+
+    init(cMessage: UnsafePointer<Portal__V1__GetMetricsResponse>) {
+        let c = cMessage.pointee
+        self.init(
+            methods: swiftMessages(c.methods, count: c.n_methods),
+            uptimeSeconds: c.uptime_seconds
+        )
+    }
+
+    func copy(into c: UnsafeMutablePointer<Portal__V1__GetMetricsResponse>, arena: CArena) {
+        if !self.methods.isEmpty {
+            c.pointee.n_methods = self.methods.count
+            c.pointee.methods = arena.cMessages(self.methods)
+        }
+        c.pointee.uptime_seconds = self.uptimeSeconds
+    }
+}
+
+extension MethodMetrics: CBridgedMessage {
+    typealias CMessage = Portal__V1__MethodMetrics
+
+    static var cDescriptor: UnsafePointer<ProtobufCMessageDescriptor> {
+        var message = Portal__V1__MethodMetrics()
+        portal__v1__method_metrics__init(&message)
+        return message.base.descriptor
+    }
+
+    static func cInit(_ message: UnsafeMutablePointer<Portal__V1__MethodMetrics>) { portal__v1__method_metrics__init(message) }
+
+    static func cUnpack(_ length: Int, _ data: UnsafePointer<UInt8>) -> UnsafeMutablePointer<Portal__V1__MethodMetrics>? {
+        portal__v1__method_metrics__unpack(nil, length, data)
+    }
+
+    static func cFreeUnpacked(_ message: UnsafeMutablePointer<Portal__V1__MethodMetrics>) {
+        portal__v1__method_metrics__free_unpacked(message, nil)
+    }
+
+    static func cPackedSize(_ message: UnsafePointer<Portal__V1__MethodMetrics>) -> Int {
+        portal__v1__method_metrics__get_packed_size(message)
+    }
+
+    static func cPack(_ message: UnsafePointer<Portal__V1__MethodMetrics>, into out: UnsafeMutablePointer<UInt8>) -> Int {
+        portal__v1__method_metrics__pack(message, out)
+    }
+
+    init(cMessage: UnsafePointer<Portal__V1__MethodMetrics>) {
+        let c = cMessage.pointee
+        self.init(
+            method: swiftString(c.method),
+            calls: c.calls,
+            statuses: swiftMessages(c.statuses, count: c.n_statuses),
+            p50Us: c.p50_us,
+            p90Us: c.p90_us,
+            p99Us: c.p99_us,
+            maxUs: c.max_us,
+            latency: swiftMessages(c.latency, count: c.n_latency)
+        )
+    }
+
+    func copy(into c: UnsafeMutablePointer<Portal__V1__MethodMetrics>, arena: CArena) {
+        if !self.method.isEmpty { c.pointee.method = arena.cString(self.method) }
+        c.pointee.calls = self.calls
+        if !self.statuses.isEmpty {
+            c.pointee.n_statuses = self.statuses.count
+            c.pointee.statuses = arena.cMessages(self.statuses)
+        }
+        c.pointee.p50_us = self.p50Us
+        c.pointee.p90_us = self.p90Us
+        c.pointee.p99_us = self.p99Us
+        c.pointee.max_us = self.maxUs
+        if !self.latency.isEmpty {
+            c.pointee.n_latency = self.latency.count
+            c.pointee.latency = arena.cMessages(self.latency)
+        }
+    }
+}
+
+extension StatusCount: CBridgedMessage {
+    typealias CMessage = Portal__V1__StatusCount
+
+    static var cDescriptor: UnsafePointer<ProtobufCMessageDescriptor> {
+        var message = Portal__V1__StatusCount()
+        portal__v1__status_count__init(&message)
+        return message.base.descriptor
+    }
+
+    static func cInit(_ message: UnsafeMutablePointer<Portal__V1__StatusCount>) { portal__v1__status_count__init(message) }
+
+    static func cUnpack(_ length: Int, _ data: UnsafePointer<UInt8>) -> UnsafeMutablePointer<Portal__V1__StatusCount>? {
+        portal__v1__status_count__unpack(nil, length, data)
+    }
+
+    static func cFreeUnpacked(_ message: UnsafeMutablePointer<Portal__V1__StatusCount>) {
+        portal__v1__status_count__free_unpacked(message, nil)
+    }
+
+    static func cPackedSize(_ message: UnsafePointer<Portal__V1__StatusCount>) -> Int {
+        portal__v1__status_count__get_packed_size(message)
+    }
+
+    static func cPack(_ message: UnsafePointer<Portal__V1__StatusCount>, into out: UnsafeMutablePointer<UInt8>) -> Int {
+        portal__v1__status_count__pack(message, out)
+    }
+
+    init(cMessage: UnsafePointer<Portal__V1__StatusCount>) {
+        let c = cMessage.pointee
+        self.init(
+            code: c.code,
+            count: c.count
+        )
+    }
+
+    func copy(into c: UnsafeMutablePointer<Portal__V1__StatusCount>, arena: CArena) {
+        c.pointee.code = self.code
+        c.pointee.count = self.count
+    }
+}
+
+extension LatencyBucket: CBridgedMessage {
+    typealias CMessage = Portal__V1__LatencyBucket
+
+    static var cDescriptor: UnsafePointer<ProtobufCMessageDescriptor> {
+        var message = Portal__V1__LatencyBucket()
+        portal__v1__latency_bucket__init(&message)
+        return message.base.descriptor
+    }
+
+    static func cInit(_ message: UnsafeMutablePointer<Portal__V1__LatencyBucket>) { portal__v1__latency_bucket__init(message) }
+
+    static func cUnpack(_ length: Int, _ data: UnsafePointer<UInt8>) -> UnsafeMutablePointer<Portal__V1__LatencyBucket>? {
+        portal__v1__latency_bucket__unpack(nil, length, data)
+    }
+
+    static func cFreeUnpacked(_ message: UnsafeMutablePointer<Portal__V1__LatencyBucket>) {
+        portal__v1__latency_bucket__free_unpacked(message, nil)
+    }
+
+    static func cPackedSize(_ message: UnsafePointer<Portal__V1__LatencyBucket>) -> Int {
+        portal__v1__latency_bucket__get_packed_size(message)
+    }
+
+    static func cPack(_ message: UnsafePointer<Portal__V1__LatencyBucket>, into out: UnsafeMutablePointer<UInt8>) -> Int {
+        portal__v1__latency_bucket__pack(message, out)
+    }
+
+    init(cMessage: UnsafePointer<Portal__V1__LatencyBucket>) {
+        let c = cMessage.pointee
+        self.init(
+            leUs: c.le_us,
+            count: c.count
+        )
+    }
+
+    func copy(into c: UnsafeMutablePointer<Portal__V1__LatencyBucket>, arena: CArena) {
+        c.pointee.le_us = self.leUs
+        c.pointee.count = self.count
     }
 }

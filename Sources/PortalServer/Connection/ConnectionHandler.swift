@@ -20,6 +20,8 @@ package final class ConnectionHandler: ChannelDuplexHandler {
     private let router: Router
     private let calls: CallQueue
     private let drainState: DrainState
+    /// This event loop's per-method counters (``CallMetrics``).
+    private let metrics: MetricsShard?
     private var logger: Logger
 
     private var context: ChannelHandlerContext?
@@ -35,8 +37,9 @@ package final class ConnectionHandler: ChannelDuplexHandler {
 
     package init(
         configuration: ServerConfiguration, router: Router, calls: CallQueue,
-        drainState: DrainState, logger: Logger
+        drainState: DrainState, metrics: MetricsShard? = nil, logger: Logger
     ) {
+        self.metrics = metrics
         self.machine = ConnectionStateMachine(
             configuration: .init(
                 maxInFlight: configuration.limits.maxInFlightPerConnection,
@@ -148,6 +151,7 @@ package final class ConnectionHandler: ChannelDuplexHandler {
         let runsInline: Bool
         if case .async = route?.kind { runsInline = false } else { runsInline = true }
 
+        let slot = route?.metricSlot ?? -1
         switch machine.receivedRequest(
             id: envelope.id, runsInline: runsInline,
             servesWhileDraining: route?.servesWhileDraining ?? false)
@@ -155,7 +159,7 @@ package final class ConnectionHandler: ChannelDuplexHandler {
         case .ignore:
             return
         case .reject(let rejection):
-            write(id: envelope.id, error: rejection.rpcError)
+            answer(id: envelope.id, error: rejection.rpcError, slot: slot)
             return
         case .run:
             break
@@ -174,56 +178,76 @@ package final class ConnectionHandler: ChannelDuplexHandler {
         switch route.kind {
         case .inline(let body):
             if let deadline, deadline <= context.eventLoop.now {
-                write(id: envelope.id, error: RequestRejection.deadlineExceeded.rpcError)
+                answer(id: envelope.id, error: RequestRejection.deadlineExceeded.rpcError, slot: slot)
                 return
             }
-            write(id: envelope.id, outcome: body(envelope.payload, requestContext))
+            answer(id: envelope.id, outcome: body(envelope.payload, requestContext), slot: slot)
         case .async(let body):
-            submit(body, payload: envelope.payload, context: requestContext, channelContext: context)
+            submit(body, payload: envelope.payload, context: requestContext, slot: slot, channelContext: context)
         case .inlineFirst(let inline, let body):
             if let deadline, deadline <= context.eventLoop.now {
-                write(id: envelope.id, error: RequestRejection.deadlineExceeded.rpcError)
+                answer(id: envelope.id, error: RequestRejection.deadlineExceeded.rpcError, slot: slot)
                 return
             }
             if let outcome = inline(envelope.payload, requestContext) {
-                write(id: envelope.id, outcome: outcome)
+                answer(id: envelope.id, outcome: outcome, slot: slot)
                 return
             }
             switch machine.continuesAsynchronously(id: envelope.id) {
             case .ignore:
                 return
             case .reject(let rejection):
-                write(id: envelope.id, error: rejection.rpcError)
+                answer(id: envelope.id, error: rejection.rpcError, slot: slot)
             case .run:
-                submit(body, payload: envelope.payload, context: requestContext, channelContext: context)
+                submit(body, payload: envelope.payload, context: requestContext, slot: slot, channelContext: context)
             }
         }
+    }
+
+    /// Writes the answer of a call read in this burst and counts it.
+    private func answer(id: UInt64, outcome: CallOutcome, slot: Int) {
+        write(id: id, outcome: outcome)
+        count(slot: slot, code: outcome.statusCode, receivedAt: burstReceivedAt, answeredAt: .now())
+    }
+
+    private func answer(id: UInt64, error: RPCError, slot: Int) {
+        answer(id: id, outcome: .failure(error), slot: slot)
+    }
+
+    private func count(slot: Int, code: Int32, receivedAt: NIODeadline, answeredAt: NIODeadline) {
+        guard slot >= 0, let metrics else { return }
+        metrics.record(slot: slot, code: code, nanoseconds: (answeredAt - receivedAt).nanoseconds)
     }
 
     /// Hands an asynchronous call (already counted in flight) to the server's task group.
     private func submit(
         _ body: @escaping @Sendable ([UInt8], RequestContext) async -> CallOutcome, payload: [UInt8],
-        context requestContext: RequestContext, channelContext context: ChannelHandlerContext
+        context requestContext: RequestContext, slot: Int, channelContext context: ChannelHandlerContext
     ) {
         let call = PendingCall(
             run: body, payload: payload, context: requestContext,
-            connection: ConnectionHandle(handler: self, context: context))
+            connection: ConnectionHandle(handler: self, context: context), metricSlot: slot,
+            receivedAt: burstReceivedAt)
         if !calls.submit(call) {
             // The server stopped taking calls between this connection's
             // go-away and now: the call did not run.
             _ = machine.requestCompleted(id: requestContext.requestID, now: burstReceivedAt)
-            write(id: requestContext.requestID, error: RequestRejection.shuttingDown.rpcError)
+            answer(id: requestContext.requestID, error: RequestRejection.shuttingDown.rpcError, slot: slot)
         }
     }
 
     /// The answer of an asynchronous call (on the event loop).
-    package func callCompleted(id: UInt64, outcome: CallOutcome) {
+    package func callCompleted(
+        id: UInt64, outcome: CallOutcome, metricSlot: Int = -1, receivedAt: NIODeadline = .uptimeNanoseconds(0)
+    ) {
         guard let context else { return }
-        switch machine.requestCompleted(id: id, now: context.eventLoop.now) {
+        let now = context.eventLoop.now
+        switch machine.requestCompleted(id: id, now: now) {
         case .drop:
             return
         case .write:
             write(id: id, outcome: outcome)
+            count(slot: metricSlot, code: outcome.statusCode, receivedAt: receivedAt, answeredAt: now)
             if !inReadBurst { scheduleFlush(context: context) }
         }
     }
@@ -397,9 +421,15 @@ package struct ConnectionHandle: Sendable {
         handler.eventLoop.execute { handler.value.serverClosing() }
     }
 
-    /// Delivers the answer of an asynchronous call.
-    package func complete(id: UInt64, outcome: CallOutcome) {
+    /// Delivers the answer of an asynchronous call (counted in `metricSlot`,
+    /// received at `receivedAt`).
+    package func complete(
+        id: UInt64, outcome: CallOutcome, metricSlot: Int = -1,
+        receivedAt: NIODeadline = .uptimeNanoseconds(0)
+    ) {
         let handler = self.handler
-        handler.eventLoop.execute { handler.value.callCompleted(id: id, outcome: outcome) }
+        handler.eventLoop.execute {
+            handler.value.callCompleted(id: id, outcome: outcome, metricSlot: metricSlot, receivedAt: receivedAt)
+        }
     }
 }

@@ -113,6 +113,13 @@ public struct Router: Sendable {
                 async: asynchronous))
     }
 
+    /// Gives every route its slot in `metrics` (the server does, once).
+    package mutating func assignMetricSlots(_ metrics: CallMetrics) {
+        for name in routes.keys {
+            routes[name]!.metricSlot = metrics.slot(of: name) ?? -1
+        }
+    }
+
     /// What the server does with a request for `method`.
     package func resolve(_ method: String) -> Resolution {
         if let route = routes[method] { return .route(route) }
@@ -167,6 +174,14 @@ package enum CallOutcome: Sendable {
     case success([UInt8])
     /// The error to answer with.
     case failure(RPCError)
+
+    /// The status code it is answered with.
+    var statusCode: Int32 {
+        switch self {
+        case .success: 0
+        case .failure(let error): error.code.rawValue
+        }
+    }
 }
 
 /// A response message already encoded, as a fast path answers it (often
@@ -201,6 +216,9 @@ package struct Route: Sendable {
     package var servesWhileDraining: Bool
     /// How it runs.
     package var kind: Kind
+    /// Where its calls are counted (``CallMetrics``); -1 until the server
+    /// assigns it, and for a method not counted.
+    package var metricSlot = -1
 }
 
 /// The router's verdict on a method name.

@@ -12,6 +12,9 @@ package struct PendingCall: Sendable {
     package var context: RequestContext
     /// Where the answer goes.
     package var connection: ConnectionHandle
+    /// Where the call is counted (``Route/metricSlot``) and since when.
+    package var metricSlot = -1
+    package var receivedAt = NIODeadline.uptimeNanoseconds(0)
 
     /// Runs the call, bounded by its deadline, and hands the outcome to its
     /// connection.
@@ -42,7 +45,8 @@ package struct PendingCall: Sendable {
         } else {
             outcome = await run(payload, context)
         }
-        connection.complete(id: context.requestID, outcome: outcome)
+        connection.complete(
+            id: context.requestID, outcome: outcome, metricSlot: metricSlot, receivedAt: receivedAt)
     }
 }
 

@@ -32,6 +32,8 @@ public final class RPCServer: Service, Sendable {
     /// The configuration the server was made with.
     public let configuration: ServerConfiguration
     private let router: Router
+    /// Per-method counters and latency histograms of the calls it answered.
+    public let metrics: CallMetrics
     private let eventLoopGroup: any EventLoopGroup
     private let logger: Logger
 
@@ -48,16 +50,23 @@ public final class RPCServer: Service, Sendable {
     /// - Parameters:
     ///   - configuration: address, limits and timeouts.
     ///   - router: the handlers; copied, later changes are not seen.
+    ///   - metrics: where the calls are counted; new counters for the
+    ///     router's methods by default (pass one to read it from a handler).
     ///   - eventLoopGroup: where connections live; NIO's shared group by default.
     ///   - logger: where the server logs (never metadata values).
     public init(
         configuration: ServerConfiguration = .defaults,
         router: Router,
+        metrics: CallMetrics? = nil,
         eventLoopGroup: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton,
         logger: Logger = Logger(label: "portal.server")
     ) {
         self.configuration = configuration
+        let metrics = metrics ?? CallMetrics(methods: router.knownMethods)
+        var router = router
+        router.assignMetricSlots(metrics)
         self.router = router
+        self.metrics = metrics
         self.eventLoopGroup = eventLoopGroup
         self.logger = logger
         self.connections = ConnectionRegistry(maximum: configuration.limits.maxConnections)
@@ -122,6 +131,7 @@ public final class RPCServer: Service, Sendable {
         let calls = self.calls
         let drainState = self.drainState
         let connections = self.connections
+        let metrics = self.metrics
         let logger = self.logger
         return try await ServerBootstrap(group: eventLoopGroup)
             .serverChannelOption(.backlog, value: 256)
@@ -136,7 +146,7 @@ public final class RPCServer: Service, Sendable {
                 channel.eventLoop.makeCompletedFuture {
                     let handler = ConnectionHandler(
                         configuration: configuration, router: router, calls: calls,
-                        drainState: drainState, logger: logger)
+                        drainState: drainState, metrics: metrics.shard(on: channel.eventLoop), logger: logger)
                     let handle = ConnectionHandle(handler: handler, eventLoop: channel.eventLoop)
                     if connections.admit(channel, handle: handle) {
                         try channel.pipeline.syncOperations.addHandler(handler)

@@ -62,15 +62,16 @@ final class APITestServer: Sendable {
 
         let accounts = try PortalAccounts(store: store, configuration: accountsConfiguration)
         var router = Router.portalContract()
+        let metrics = CallMetrics(methods: router.knownMethods)
         PortalAPI(
             store: store,
             authenticator: sessionVerifier.map { Authenticator(adminKeys: [adminKey], sessionVerifier: $0) }
                 ?? Authenticator(adminKeys: [adminKey], accounts: accounts),
-            accounts: accounts
+            accounts: accounts, metrics: metrics
         ).register(on: &router)
         var configuration = ServerConfiguration.defaults
         configuration.port = 0
-        let server = RPCServer(configuration: configuration, router: router, logger: logger)
+        let server = RPCServer(configuration: configuration, router: router, metrics: metrics, logger: logger)
         let group = ServiceGroup(services: [server], logger: logger)
 
         try await withThrowingTaskGroup(of: Void.self) { tasks in

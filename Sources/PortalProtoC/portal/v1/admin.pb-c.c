@@ -1717,6 +1717,231 @@ void   portal__v1__set_can_self_reschedule_response__free_unpacked
   assert(message->base.descriptor == &portal__v1__set_can_self_reschedule_response__descriptor);
   protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
 }
+void   portal__v1__get_metrics_request__init
+                     (Portal__V1__GetMetricsRequest         *message)
+{
+  static const Portal__V1__GetMetricsRequest init_value = PORTAL__V1__GET_METRICS_REQUEST__INIT;
+  *message = init_value;
+}
+size_t portal__v1__get_metrics_request__get_packed_size
+                     (const Portal__V1__GetMetricsRequest *message)
+{
+  assert(message->base.descriptor == &portal__v1__get_metrics_request__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t portal__v1__get_metrics_request__pack
+                     (const Portal__V1__GetMetricsRequest *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &portal__v1__get_metrics_request__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t portal__v1__get_metrics_request__pack_to_buffer
+                     (const Portal__V1__GetMetricsRequest *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &portal__v1__get_metrics_request__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Portal__V1__GetMetricsRequest *
+       portal__v1__get_metrics_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Portal__V1__GetMetricsRequest *)
+     protobuf_c_message_unpack (&portal__v1__get_metrics_request__descriptor,
+                                allocator, len, data);
+}
+void   portal__v1__get_metrics_request__free_unpacked
+                     (Portal__V1__GetMetricsRequest *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &portal__v1__get_metrics_request__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   portal__v1__get_metrics_response__init
+                     (Portal__V1__GetMetricsResponse         *message)
+{
+  static const Portal__V1__GetMetricsResponse init_value = PORTAL__V1__GET_METRICS_RESPONSE__INIT;
+  *message = init_value;
+}
+size_t portal__v1__get_metrics_response__get_packed_size
+                     (const Portal__V1__GetMetricsResponse *message)
+{
+  assert(message->base.descriptor == &portal__v1__get_metrics_response__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t portal__v1__get_metrics_response__pack
+                     (const Portal__V1__GetMetricsResponse *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &portal__v1__get_metrics_response__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t portal__v1__get_metrics_response__pack_to_buffer
+                     (const Portal__V1__GetMetricsResponse *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &portal__v1__get_metrics_response__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Portal__V1__GetMetricsResponse *
+       portal__v1__get_metrics_response__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Portal__V1__GetMetricsResponse *)
+     protobuf_c_message_unpack (&portal__v1__get_metrics_response__descriptor,
+                                allocator, len, data);
+}
+void   portal__v1__get_metrics_response__free_unpacked
+                     (Portal__V1__GetMetricsResponse *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &portal__v1__get_metrics_response__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   portal__v1__method_metrics__init
+                     (Portal__V1__MethodMetrics         *message)
+{
+  static const Portal__V1__MethodMetrics init_value = PORTAL__V1__METHOD_METRICS__INIT;
+  *message = init_value;
+}
+size_t portal__v1__method_metrics__get_packed_size
+                     (const Portal__V1__MethodMetrics *message)
+{
+  assert(message->base.descriptor == &portal__v1__method_metrics__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t portal__v1__method_metrics__pack
+                     (const Portal__V1__MethodMetrics *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &portal__v1__method_metrics__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t portal__v1__method_metrics__pack_to_buffer
+                     (const Portal__V1__MethodMetrics *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &portal__v1__method_metrics__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Portal__V1__MethodMetrics *
+       portal__v1__method_metrics__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Portal__V1__MethodMetrics *)
+     protobuf_c_message_unpack (&portal__v1__method_metrics__descriptor,
+                                allocator, len, data);
+}
+void   portal__v1__method_metrics__free_unpacked
+                     (Portal__V1__MethodMetrics *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &portal__v1__method_metrics__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   portal__v1__status_count__init
+                     (Portal__V1__StatusCount         *message)
+{
+  static const Portal__V1__StatusCount init_value = PORTAL__V1__STATUS_COUNT__INIT;
+  *message = init_value;
+}
+size_t portal__v1__status_count__get_packed_size
+                     (const Portal__V1__StatusCount *message)
+{
+  assert(message->base.descriptor == &portal__v1__status_count__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t portal__v1__status_count__pack
+                     (const Portal__V1__StatusCount *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &portal__v1__status_count__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t portal__v1__status_count__pack_to_buffer
+                     (const Portal__V1__StatusCount *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &portal__v1__status_count__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Portal__V1__StatusCount *
+       portal__v1__status_count__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Portal__V1__StatusCount *)
+     protobuf_c_message_unpack (&portal__v1__status_count__descriptor,
+                                allocator, len, data);
+}
+void   portal__v1__status_count__free_unpacked
+                     (Portal__V1__StatusCount *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &portal__v1__status_count__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   portal__v1__latency_bucket__init
+                     (Portal__V1__LatencyBucket         *message)
+{
+  static const Portal__V1__LatencyBucket init_value = PORTAL__V1__LATENCY_BUCKET__INIT;
+  *message = init_value;
+}
+size_t portal__v1__latency_bucket__get_packed_size
+                     (const Portal__V1__LatencyBucket *message)
+{
+  assert(message->base.descriptor == &portal__v1__latency_bucket__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t portal__v1__latency_bucket__pack
+                     (const Portal__V1__LatencyBucket *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &portal__v1__latency_bucket__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t portal__v1__latency_bucket__pack_to_buffer
+                     (const Portal__V1__LatencyBucket *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &portal__v1__latency_bucket__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Portal__V1__LatencyBucket *
+       portal__v1__latency_bucket__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Portal__V1__LatencyBucket *)
+     protobuf_c_message_unpack (&portal__v1__latency_bucket__descriptor,
+                                allocator, len, data);
+}
+void   portal__v1__latency_bucket__free_unpacked
+                     (Portal__V1__LatencyBucket *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &portal__v1__latency_bucket__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
 static const ProtobufCFieldDescriptor portal__v1__upsert_service_request__field_descriptors[1] =
 {
   {
@@ -3452,7 +3677,307 @@ const ProtobufCMessageDescriptor portal__v1__set_can_self_reschedule_response__d
   (ProtobufCMessageInit) portal__v1__set_can_self_reschedule_response__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCMethodDescriptor portal__v1__admin__method_descriptors[19] =
+#define portal__v1__get_metrics_request__field_descriptors NULL
+#define portal__v1__get_metrics_request__field_indices_by_name NULL
+#define portal__v1__get_metrics_request__number_ranges NULL
+const ProtobufCMessageDescriptor portal__v1__get_metrics_request__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "portal.v1.GetMetricsRequest",
+  "GetMetricsRequest",
+  "Portal__V1__GetMetricsRequest",
+  "portal.v1",
+  sizeof(Portal__V1__GetMetricsRequest),
+  0,
+  portal__v1__get_metrics_request__field_descriptors,
+  portal__v1__get_metrics_request__field_indices_by_name,
+  0,  portal__v1__get_metrics_request__number_ranges,
+  (ProtobufCMessageInit) portal__v1__get_metrics_request__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor portal__v1__get_metrics_response__field_descriptors[2] =
+{
+  {
+    "methods",
+    1,
+    PROTOBUF_C_LABEL_REPEATED,
+    PROTOBUF_C_TYPE_MESSAGE,
+    offsetof(Portal__V1__GetMetricsResponse, n_methods),
+    offsetof(Portal__V1__GetMetricsResponse, methods),
+    &portal__v1__method_metrics__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "uptime_seconds",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT64,
+    0,   /* quantifier_offset */
+    offsetof(Portal__V1__GetMetricsResponse, uptime_seconds),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned portal__v1__get_metrics_response__field_indices_by_name[] = {
+  0,   /* field[0] = methods */
+  1,   /* field[1] = uptime_seconds */
+};
+static const ProtobufCIntRange portal__v1__get_metrics_response__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 2 }
+};
+const ProtobufCMessageDescriptor portal__v1__get_metrics_response__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "portal.v1.GetMetricsResponse",
+  "GetMetricsResponse",
+  "Portal__V1__GetMetricsResponse",
+  "portal.v1",
+  sizeof(Portal__V1__GetMetricsResponse),
+  2,
+  portal__v1__get_metrics_response__field_descriptors,
+  portal__v1__get_metrics_response__field_indices_by_name,
+  1,  portal__v1__get_metrics_response__number_ranges,
+  (ProtobufCMessageInit) portal__v1__get_metrics_response__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor portal__v1__method_metrics__field_descriptors[8] =
+{
+  {
+    "method",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Portal__V1__MethodMetrics, method),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "calls",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT64,
+    0,   /* quantifier_offset */
+    offsetof(Portal__V1__MethodMetrics, calls),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "statuses",
+    3,
+    PROTOBUF_C_LABEL_REPEATED,
+    PROTOBUF_C_TYPE_MESSAGE,
+    offsetof(Portal__V1__MethodMetrics, n_statuses),
+    offsetof(Portal__V1__MethodMetrics, statuses),
+    &portal__v1__status_count__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "p50_us",
+    4,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT64,
+    0,   /* quantifier_offset */
+    offsetof(Portal__V1__MethodMetrics, p50_us),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "p90_us",
+    5,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT64,
+    0,   /* quantifier_offset */
+    offsetof(Portal__V1__MethodMetrics, p90_us),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "p99_us",
+    6,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT64,
+    0,   /* quantifier_offset */
+    offsetof(Portal__V1__MethodMetrics, p99_us),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "max_us",
+    7,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT64,
+    0,   /* quantifier_offset */
+    offsetof(Portal__V1__MethodMetrics, max_us),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "latency",
+    8,
+    PROTOBUF_C_LABEL_REPEATED,
+    PROTOBUF_C_TYPE_MESSAGE,
+    offsetof(Portal__V1__MethodMetrics, n_latency),
+    offsetof(Portal__V1__MethodMetrics, latency),
+    &portal__v1__latency_bucket__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned portal__v1__method_metrics__field_indices_by_name[] = {
+  1,   /* field[1] = calls */
+  7,   /* field[7] = latency */
+  6,   /* field[6] = max_us */
+  0,   /* field[0] = method */
+  3,   /* field[3] = p50_us */
+  4,   /* field[4] = p90_us */
+  5,   /* field[5] = p99_us */
+  2,   /* field[2] = statuses */
+};
+static const ProtobufCIntRange portal__v1__method_metrics__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 8 }
+};
+const ProtobufCMessageDescriptor portal__v1__method_metrics__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "portal.v1.MethodMetrics",
+  "MethodMetrics",
+  "Portal__V1__MethodMetrics",
+  "portal.v1",
+  sizeof(Portal__V1__MethodMetrics),
+  8,
+  portal__v1__method_metrics__field_descriptors,
+  portal__v1__method_metrics__field_indices_by_name,
+  1,  portal__v1__method_metrics__number_ranges,
+  (ProtobufCMessageInit) portal__v1__method_metrics__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor portal__v1__status_count__field_descriptors[2] =
+{
+  {
+    "code",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_INT32,
+    0,   /* quantifier_offset */
+    offsetof(Portal__V1__StatusCount, code),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "count",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT64,
+    0,   /* quantifier_offset */
+    offsetof(Portal__V1__StatusCount, count),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned portal__v1__status_count__field_indices_by_name[] = {
+  0,   /* field[0] = code */
+  1,   /* field[1] = count */
+};
+static const ProtobufCIntRange portal__v1__status_count__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 2 }
+};
+const ProtobufCMessageDescriptor portal__v1__status_count__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "portal.v1.StatusCount",
+  "StatusCount",
+  "Portal__V1__StatusCount",
+  "portal.v1",
+  sizeof(Portal__V1__StatusCount),
+  2,
+  portal__v1__status_count__field_descriptors,
+  portal__v1__status_count__field_indices_by_name,
+  1,  portal__v1__status_count__number_ranges,
+  (ProtobufCMessageInit) portal__v1__status_count__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor portal__v1__latency_bucket__field_descriptors[2] =
+{
+  {
+    "le_us",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT64,
+    0,   /* quantifier_offset */
+    offsetof(Portal__V1__LatencyBucket, le_us),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "count",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT64,
+    0,   /* quantifier_offset */
+    offsetof(Portal__V1__LatencyBucket, count),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned portal__v1__latency_bucket__field_indices_by_name[] = {
+  1,   /* field[1] = count */
+  0,   /* field[0] = le_us */
+};
+static const ProtobufCIntRange portal__v1__latency_bucket__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 2 }
+};
+const ProtobufCMessageDescriptor portal__v1__latency_bucket__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "portal.v1.LatencyBucket",
+  "LatencyBucket",
+  "Portal__V1__LatencyBucket",
+  "portal.v1",
+  sizeof(Portal__V1__LatencyBucket),
+  2,
+  portal__v1__latency_bucket__field_descriptors,
+  portal__v1__latency_bucket__field_indices_by_name,
+  1,  portal__v1__latency_bucket__number_ranges,
+  (ProtobufCMessageInit) portal__v1__latency_bucket__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCMethodDescriptor portal__v1__admin__method_descriptors[20] =
 {
   { "UpsertService", &portal__v1__upsert_service_request__descriptor, &portal__v1__upsert_service_response__descriptor },
   { "ListServices", &portal__v1__list_services_request__descriptor, &portal__v1__list_services_response__descriptor },
@@ -3473,6 +3998,7 @@ static const ProtobufCMethodDescriptor portal__v1__admin__method_descriptors[19]
   { "EnablePortalLogin", &portal__v1__enable_portal_login_request__descriptor, &portal__v1__enable_portal_login_response__descriptor },
   { "RemovePortalLogin", &portal__v1__remove_portal_login_request__descriptor, &portal__v1__remove_portal_login_response__descriptor },
   { "SetCanSelfReschedule", &portal__v1__set_can_self_reschedule_request__descriptor, &portal__v1__set_can_self_reschedule_response__descriptor },
+  { "GetMetrics", &portal__v1__get_metrics_request__descriptor, &portal__v1__get_metrics_response__descriptor },
 };
 const unsigned portal__v1__admin__method_indices_by_name[] = {
   8,        /* CopyDay */
@@ -3484,6 +4010,7 @@ const unsigned portal__v1__admin__method_indices_by_name[] = {
   16,        /* EnablePortalLogin */
   12,        /* GetClient */
   7,        /* GetDay */
+  19,        /* GetMetrics */
   9,        /* ListBookings */
   13,        /* ListClients */
   1,        /* ListServices */
@@ -3502,7 +4029,7 @@ const ProtobufCServiceDescriptor portal__v1__admin__descriptor =
   "Admin",
   "Portal__V1__Admin",
   "portal.v1",
-  19,
+  20,
   portal__v1__admin__method_descriptors,
   portal__v1__admin__method_indices_by_name
 };
@@ -3657,6 +4184,14 @@ void portal__v1__admin__set_can_self_reschedule(ProtobufCService *service,
 {
   assert(service->descriptor == &portal__v1__admin__descriptor);
   service->invoke(service, 18, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
+}
+void portal__v1__admin__get_metrics(ProtobufCService *service,
+                                    const Portal__V1__GetMetricsRequest *input,
+                                    Portal__V1__GetMetricsResponse_Closure closure,
+                                    void *closure_data)
+{
+  assert(service->descriptor == &portal__v1__admin__descriptor);
+  service->invoke(service, 19, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
 }
 void portal__v1__admin__init (Portal__V1__Admin_Service *service,
                               Portal__V1__Admin_ServiceDestroy destroy)

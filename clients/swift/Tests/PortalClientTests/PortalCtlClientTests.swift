@@ -93,6 +93,33 @@ struct PortalCtlClientTests {
         #expect(Rendering.clients([]) == "No clients.")
     }
 
+    @Test("metrics shows calls, errors by code and latency per method")
+    func metricsRendering() throws {
+        let metrics = GetMetricsResponse(
+            methods: [
+                MethodMetrics(
+                    method: "portal.v1.Health/Check", calls: 3, statuses: [StatusCount(code: 0, count: 3)],
+                    p50Us: 40, p90Us: 56, p99Us: 56, maxUs: 60),
+                MethodMetrics(
+                    method: "portal.v1.Portal/StartCheckout", calls: 12,
+                    statuses: [
+                        StatusCount(code: 0, count: 9), StatusCount(code: 9, count: 2), StatusCount(code: 14, count: 1),
+                    ],
+                    p50Us: 12_000, p90Us: 28_000, p99Us: 1_200_000, maxUs: 1_234_567),
+            ],
+            uptimeSeconds: 90)
+        #expect(
+            Rendering.metrics(metrics) == """
+                Calls in 90 s since the server started:
+                Method                          Calls  Errors                                p50      p90      p99     Max
+                portal.v1.Health/Check          3      -                                     40 µs    56 µs    56 µs   60 µs
+                portal.v1.Portal/StartCheckout  12     FAILED_PRECONDITION 2, UNAVAILABLE 1  12.0 ms  28.0 ms  1.20 s  1.23 s
+                """)
+        #expect(Rendering.metrics(GetMetricsResponse(uptimeSeconds: 5)) == "No calls in 5 s since the server started.")
+        let command = try PortalCtl.parseAsRoot(["metrics", "--server", "127.0.0.1:1"])
+        #expect(command is MetricsCommand)
+    }
+
     @Test("Bulk outcomes print one line per id in request order")
     func outcomeRendering() {
         let results = [

@@ -54,6 +54,11 @@ typedef struct Portal__V1__RemovePortalLoginRequest Portal__V1__RemovePortalLogi
 typedef struct Portal__V1__RemovePortalLoginResponse Portal__V1__RemovePortalLoginResponse;
 typedef struct Portal__V1__SetCanSelfRescheduleRequest Portal__V1__SetCanSelfRescheduleRequest;
 typedef struct Portal__V1__SetCanSelfRescheduleResponse Portal__V1__SetCanSelfRescheduleResponse;
+typedef struct Portal__V1__GetMetricsRequest Portal__V1__GetMetricsRequest;
+typedef struct Portal__V1__GetMetricsResponse Portal__V1__GetMetricsResponse;
+typedef struct Portal__V1__MethodMetrics Portal__V1__MethodMetrics;
+typedef struct Portal__V1__StatusCount Portal__V1__StatusCount;
+typedef struct Portal__V1__LatencyBucket Portal__V1__LatencyBucket;
 
 
 /* --- enums --- */
@@ -837,6 +842,128 @@ struct  Portal__V1__SetCanSelfRescheduleResponse
     , 0,NULL }
 
 
+/*
+ * Asks for the server's per-method metrics (no fields).
+ */
+struct  Portal__V1__GetMetricsRequest
+{
+  ProtobufCMessage base;
+};
+#define PORTAL__V1__GET_METRICS_REQUEST__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&portal__v1__get_metrics_request__descriptor) \
+     }
+
+
+/*
+ * The server's per-method metrics, counted since it started.
+ */
+struct  Portal__V1__GetMetricsResponse
+{
+  ProtobufCMessage base;
+  /*
+   * One entry per method of the contract called at least once, by name.
+   */
+  size_t n_methods;
+  Portal__V1__MethodMetrics **methods;
+  /*
+   * Seconds since the server started counting.
+   */
+  uint64_t uptime_seconds;
+};
+#define PORTAL__V1__GET_METRICS_RESPONSE__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&portal__v1__get_metrics_response__descriptor) \
+    , 0,NULL, 0 }
+
+
+/*
+ * The answered calls of one method: how many, by status code, and how long
+ * they took (from the moment the server read the request's frame to the
+ * moment it queued the answer).
+ */
+struct  Portal__V1__MethodMetrics
+{
+  ProtobufCMessage base;
+  /*
+   * Fully-qualified, e.g. "portal.v1.Portal/ListBlocks".
+   */
+  char *method;
+  /*
+   * Answered calls, whatever their status.
+   */
+  uint64_t calls;
+  /*
+   * Answered calls by status code (code 0 = OK), codes with a count only,
+   * in code order.
+   */
+  size_t n_statuses;
+  Portal__V1__StatusCount **statuses;
+  /*
+   * Latency percentiles in microseconds, each the upper bound of the
+   * histogram bucket it falls in (at most 25 % above the true value from
+   * 4 us on; never above max_us).
+   */
+  uint64_t p50_us;
+  uint64_t p90_us;
+  uint64_t p99_us;
+  /*
+   * The largest latency seen, in microseconds.
+   */
+  uint64_t max_us;
+  /*
+   * The latency histogram: buckets with a count only, in order; each
+   * counts the calls that took more than the previous bucket's bound and
+   * at most le_us. Bounds: 1, 2, 3, 4 us, then four per doubling (5, 6, 7,
+   * 8, 10, 12, 14, 16, 20, ... us) up to 134,217,728 us; the last bucket,
+   * for anything longer, has le_us = 18446744073709551615.
+   */
+  size_t n_latency;
+  Portal__V1__LatencyBucket **latency;
+};
+#define PORTAL__V1__METHOD_METRICS__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&portal__v1__method_metrics__descriptor) \
+    , (char *)protobuf_c_empty_string, 0, 0,NULL, 0, 0, 0, 0, 0,NULL }
+
+
+/*
+ * How many answered calls had one status code.
+ */
+struct  Portal__V1__StatusCount
+{
+  ProtobufCMessage base;
+  /*
+   * The status code (0 = OK, the gRPC numbering).
+   */
+  int32_t code;
+  /*
+   * Calls answered with it.
+   */
+  uint64_t count;
+};
+#define PORTAL__V1__STATUS_COUNT__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&portal__v1__status_count__descriptor) \
+    , 0, 0 }
+
+
+/*
+ * One bucket of a latency histogram.
+ */
+struct  Portal__V1__LatencyBucket
+{
+  ProtobufCMessage base;
+  /*
+   * The bucket's upper bound, in microseconds.
+   */
+  uint64_t le_us;
+  /*
+   * Calls whose latency fell in the bucket.
+   */
+  uint64_t count;
+};
+#define PORTAL__V1__LATENCY_BUCKET__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&portal__v1__latency_bucket__descriptor) \
+    , 0, 0 }
+
+
 /* Portal__V1__UpsertServiceRequest methods */
 void   portal__v1__upsert_service_request__init
                      (Portal__V1__UpsertServiceRequest         *message);
@@ -1559,6 +1686,101 @@ Portal__V1__SetCanSelfRescheduleResponse *
 void   portal__v1__set_can_self_reschedule_response__free_unpacked
                      (Portal__V1__SetCanSelfRescheduleResponse *message,
                       ProtobufCAllocator *allocator);
+/* Portal__V1__GetMetricsRequest methods */
+void   portal__v1__get_metrics_request__init
+                     (Portal__V1__GetMetricsRequest         *message);
+size_t portal__v1__get_metrics_request__get_packed_size
+                     (const Portal__V1__GetMetricsRequest   *message);
+size_t portal__v1__get_metrics_request__pack
+                     (const Portal__V1__GetMetricsRequest   *message,
+                      uint8_t             *out);
+size_t portal__v1__get_metrics_request__pack_to_buffer
+                     (const Portal__V1__GetMetricsRequest   *message,
+                      ProtobufCBuffer     *buffer);
+Portal__V1__GetMetricsRequest *
+       portal__v1__get_metrics_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   portal__v1__get_metrics_request__free_unpacked
+                     (Portal__V1__GetMetricsRequest *message,
+                      ProtobufCAllocator *allocator);
+/* Portal__V1__GetMetricsResponse methods */
+void   portal__v1__get_metrics_response__init
+                     (Portal__V1__GetMetricsResponse         *message);
+size_t portal__v1__get_metrics_response__get_packed_size
+                     (const Portal__V1__GetMetricsResponse   *message);
+size_t portal__v1__get_metrics_response__pack
+                     (const Portal__V1__GetMetricsResponse   *message,
+                      uint8_t             *out);
+size_t portal__v1__get_metrics_response__pack_to_buffer
+                     (const Portal__V1__GetMetricsResponse   *message,
+                      ProtobufCBuffer     *buffer);
+Portal__V1__GetMetricsResponse *
+       portal__v1__get_metrics_response__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   portal__v1__get_metrics_response__free_unpacked
+                     (Portal__V1__GetMetricsResponse *message,
+                      ProtobufCAllocator *allocator);
+/* Portal__V1__MethodMetrics methods */
+void   portal__v1__method_metrics__init
+                     (Portal__V1__MethodMetrics         *message);
+size_t portal__v1__method_metrics__get_packed_size
+                     (const Portal__V1__MethodMetrics   *message);
+size_t portal__v1__method_metrics__pack
+                     (const Portal__V1__MethodMetrics   *message,
+                      uint8_t             *out);
+size_t portal__v1__method_metrics__pack_to_buffer
+                     (const Portal__V1__MethodMetrics   *message,
+                      ProtobufCBuffer     *buffer);
+Portal__V1__MethodMetrics *
+       portal__v1__method_metrics__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   portal__v1__method_metrics__free_unpacked
+                     (Portal__V1__MethodMetrics *message,
+                      ProtobufCAllocator *allocator);
+/* Portal__V1__StatusCount methods */
+void   portal__v1__status_count__init
+                     (Portal__V1__StatusCount         *message);
+size_t portal__v1__status_count__get_packed_size
+                     (const Portal__V1__StatusCount   *message);
+size_t portal__v1__status_count__pack
+                     (const Portal__V1__StatusCount   *message,
+                      uint8_t             *out);
+size_t portal__v1__status_count__pack_to_buffer
+                     (const Portal__V1__StatusCount   *message,
+                      ProtobufCBuffer     *buffer);
+Portal__V1__StatusCount *
+       portal__v1__status_count__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   portal__v1__status_count__free_unpacked
+                     (Portal__V1__StatusCount *message,
+                      ProtobufCAllocator *allocator);
+/* Portal__V1__LatencyBucket methods */
+void   portal__v1__latency_bucket__init
+                     (Portal__V1__LatencyBucket         *message);
+size_t portal__v1__latency_bucket__get_packed_size
+                     (const Portal__V1__LatencyBucket   *message);
+size_t portal__v1__latency_bucket__pack
+                     (const Portal__V1__LatencyBucket   *message,
+                      uint8_t             *out);
+size_t portal__v1__latency_bucket__pack_to_buffer
+                     (const Portal__V1__LatencyBucket   *message,
+                      ProtobufCBuffer     *buffer);
+Portal__V1__LatencyBucket *
+       portal__v1__latency_bucket__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   portal__v1__latency_bucket__free_unpacked
+                     (Portal__V1__LatencyBucket *message,
+                      ProtobufCAllocator *allocator);
 /* --- per-message closures --- */
 
 typedef void (*Portal__V1__UpsertServiceRequest_Closure)
@@ -1675,6 +1897,21 @@ typedef void (*Portal__V1__SetCanSelfRescheduleRequest_Closure)
 typedef void (*Portal__V1__SetCanSelfRescheduleResponse_Closure)
                  (const Portal__V1__SetCanSelfRescheduleResponse *message,
                   void *closure_data);
+typedef void (*Portal__V1__GetMetricsRequest_Closure)
+                 (const Portal__V1__GetMetricsRequest *message,
+                  void *closure_data);
+typedef void (*Portal__V1__GetMetricsResponse_Closure)
+                 (const Portal__V1__GetMetricsResponse *message,
+                  void *closure_data);
+typedef void (*Portal__V1__MethodMetrics_Closure)
+                 (const Portal__V1__MethodMetrics *message,
+                  void *closure_data);
+typedef void (*Portal__V1__StatusCount_Closure)
+                 (const Portal__V1__StatusCount *message,
+                  void *closure_data);
+typedef void (*Portal__V1__LatencyBucket_Closure)
+                 (const Portal__V1__LatencyBucket *message,
+                  void *closure_data);
 
 /* --- services --- */
 
@@ -1758,6 +1995,10 @@ struct Portal__V1__Admin_Service
                                   const Portal__V1__SetCanSelfRescheduleRequest *input,
                                   Portal__V1__SetCanSelfRescheduleResponse_Closure closure,
                                   void *closure_data);
+  void (*get_metrics)(Portal__V1__Admin_Service *service,
+                      const Portal__V1__GetMetricsRequest *input,
+                      Portal__V1__GetMetricsResponse_Closure closure,
+                      void *closure_data);
 };
 typedef void (*Portal__V1__Admin_ServiceDestroy)(Portal__V1__Admin_Service *);
 void portal__v1__admin__init (Portal__V1__Admin_Service *service,
@@ -1784,7 +2025,8 @@ void portal__v1__admin__init (Portal__V1__Admin_Service *service,
       function_prefix__ ## disable_portal_login,\
       function_prefix__ ## enable_portal_login,\
       function_prefix__ ## remove_portal_login,\
-      function_prefix__ ## set_can_self_reschedule  }
+      function_prefix__ ## set_can_self_reschedule,\
+      function_prefix__ ## get_metrics  }
 void portal__v1__admin__upsert_service(ProtobufCService *service,
                                        const Portal__V1__UpsertServiceRequest *input,
                                        Portal__V1__UpsertServiceResponse_Closure closure,
@@ -1861,6 +2103,10 @@ void portal__v1__admin__set_can_self_reschedule(ProtobufCService *service,
                                                 const Portal__V1__SetCanSelfRescheduleRequest *input,
                                                 Portal__V1__SetCanSelfRescheduleResponse_Closure closure,
                                                 void *closure_data);
+void portal__v1__admin__get_metrics(ProtobufCService *service,
+                                    const Portal__V1__GetMetricsRequest *input,
+                                    Portal__V1__GetMetricsResponse_Closure closure,
+                                    void *closure_data);
 
 /* --- descriptors --- */
 
@@ -1902,6 +2148,11 @@ extern const ProtobufCMessageDescriptor portal__v1__remove_portal_login_request_
 extern const ProtobufCMessageDescriptor portal__v1__remove_portal_login_response__descriptor;
 extern const ProtobufCMessageDescriptor portal__v1__set_can_self_reschedule_request__descriptor;
 extern const ProtobufCMessageDescriptor portal__v1__set_can_self_reschedule_response__descriptor;
+extern const ProtobufCMessageDescriptor portal__v1__get_metrics_request__descriptor;
+extern const ProtobufCMessageDescriptor portal__v1__get_metrics_response__descriptor;
+extern const ProtobufCMessageDescriptor portal__v1__method_metrics__descriptor;
+extern const ProtobufCMessageDescriptor portal__v1__status_count__descriptor;
+extern const ProtobufCMessageDescriptor portal__v1__latency_bucket__descriptor;
 extern const ProtobufCServiceDescriptor portal__v1__admin__descriptor;
 
 PROTOBUF_C__END_DECLS
