@@ -172,6 +172,18 @@ def main():
             r = conn.receive()
             check("undecodable payload -> INVALID_ARGUMENT MALFORMED_PAYLOAD", r.status.code == 3 and r.status.reason == "MALFORMED_PAYLOAD", str(r.status))
 
+            # Per-method metrics, as counted so far (SPEC §5).
+            conn.send(request(10, "portal.v1.Admin/GetMetrics", admin_pb2.GetMetricsRequest(), key))
+            r = conn.receive()
+            metrics = {m.method: m for m in admin_pb2.GetMetricsResponse.FromString(r.payload).methods}
+            getday = metrics.get("portal.v1.Admin/GetDay")
+            check("Admin/GetMetrics counts calls per method and status", r.status.code == 0 and getday is not None
+                  and getday.calls == 22
+                  and sorted((s.code, s.count) for s in getday.statuses) == [(0, 20), (3, 1), (16, 1)]
+                  and sum(b.count for b in getday.latency) == getday.calls
+                  and getday.p50_us <= getday.p99_us <= getday.max_us,
+                  str(r.status) + " " + str(getday))
+
             # A frame over the maximum: a final error frame with id 0, then close.
             victim = Connection(port)
             victim.send_raw(struct.pack(">I", 65537))
