@@ -39,16 +39,21 @@ public final class PortalStore: Sendable {
         /// How long a connection waits for a lock held by another process
         /// before failing with `STORE_BUSY`, in milliseconds. Default: 5000.
         public var busyTimeoutMilliseconds: Int32
+        /// Frames (pages) written to the write-ahead log after which a
+        /// checkpoint copies them back into the database file. Default:
+        /// 16,384 (64 MiB of 4-KiB pages; see ``Checkpointer``).
+        public var checkpointFrames: Int
 
         /// A configuration for the database at `path` with the defaults.
         public init(
             path: String, holdLifetimeSeconds: Int64 = 600, readerCount: Int = 2,
-            busyTimeoutMilliseconds: Int32 = 5000
+            busyTimeoutMilliseconds: Int32 = 5000, checkpointFrames: Int = 16_384
         ) {
             self.path = path
             self.holdLifetimeSeconds = holdLifetimeSeconds
             self.readerCount = readerCount
             self.busyTimeoutMilliseconds = busyTimeoutMilliseconds
+            self.checkpointFrames = checkpointFrames
         }
     }
 
@@ -222,7 +227,8 @@ public final class PortalStore: Sendable {
             try writer.trackWALFrames()
             return Connections(
                 writer: writer, readers: readers, sync: sync,
-                checkpointer: Checkpointer(connection: checkpointConnection, logger: logger))
+                checkpointer: Checkpointer(
+                    connection: checkpointConnection, threshold: configuration.checkpointFrames, logger: logger))
         } catch {
             writer.close()
             throw error

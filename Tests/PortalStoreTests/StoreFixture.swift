@@ -18,7 +18,8 @@ final class StoreFixture: @unchecked Sendable {
     static let defaultNow = Instant(unixSeconds: 1_759_320_000)
 
     static func make(
-        timeZone: String = "Europe/London", now: Instant = defaultNow, holdLifetimeSeconds: Int64 = 600
+        timeZone: String = "Europe/London", now: Instant = defaultNow, holdLifetimeSeconds: Int64 = 600,
+        checkpointFrames: Int = 16_384
     ) async throws -> StoreFixture {
         let directory = FileManager.default.temporaryDirectory
             .appendingPathComponent("portal-store-tests-\(UUID().uuidString)")
@@ -27,7 +28,8 @@ final class StoreFixture: @unchecked Sendable {
         let clock = ManualWallClock(now: now)
         let calendar = try BusinessCalendar(timeZoneIdentifier: timeZone)
         let store = try await PortalStore.open(
-            configuration: .init(path: path, holdLifetimeSeconds: holdLifetimeSeconds),
+            configuration: .init(
+                path: path, holdLifetimeSeconds: holdLifetimeSeconds, checkpointFrames: checkpointFrames),
             calendar: calendar, clock: clock, logger: Logger(label: "test.store"))
         return StoreFixture(
             directory: directory, path: path, clock: clock, calendar: calendar,

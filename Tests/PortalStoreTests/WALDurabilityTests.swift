@@ -92,7 +92,9 @@ final class WALDurabilityTests: XCTestCase {
     }
 
     func testTheLogStartsAgainUnderAStreamOfWrites() async throws {
-        let fixture = try await StoreFixture.make()
+        // A quarter of the default threshold, so that 24,000 frames are
+        // several checkpoints' worth without writing hundreds of MiB.
+        let fixture = try await StoreFixture.make(checkpointFrames: 4096)
         do {
             let writer = fixture.store.writer
             try await writer.perform(changes: []) { db, _ in
