@@ -110,6 +110,11 @@ public final class PortalStore: Sendable {
                 .invalidConfiguration, "The store needs at least one reader connection.",
                 field: "reader_count")
         }
+        guard configuration.checkpointFrames >= 1 else {
+            throw PortalError.invalidArgument(
+                .invalidConfiguration, "The checkpoint threshold must be at least one frame.",
+                field: "checkpoint_frames")
+        }
         // Opening does file I/O; do it off the caller's thread like all else.
         let connections = try await withCheckedThrowingContinuation {
             (continuation: CheckedContinuation<Connections, any Error>) in

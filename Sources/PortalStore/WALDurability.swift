@@ -160,8 +160,9 @@ final class Checkpointer: Sendable {
 
     init(connection: SQLiteConnection, threshold: Int, logger: Logger) {
         self.connection = Locked(connection)
-        self.threshold = max(1, threshold)
-        self.state = Locked(State(dueAt: max(1, threshold)))
+        precondition(threshold >= 1, "a checkpoint threshold of at least one frame")
+        self.threshold = threshold
+        self.state = Locked(State(dueAt: threshold))
         self.logger = logger
     }
 

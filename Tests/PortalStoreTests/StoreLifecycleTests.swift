@@ -59,6 +59,11 @@ final class StoreLifecycleTests: XCTestCase {
                 configuration: .init(path: self.fixture.path, holdLifetimeSeconds: 0),
                 calendar: self.fixture.calendar, clock: self.fixture.clock)
         }
+        await assertPortalError(.invalidArgument, .invalidConfiguration, field: "checkpoint_frames") {
+            try await PortalStore.open(
+                configuration: .init(path: self.fixture.path, checkpointFrames: 0),
+                calendar: self.fixture.calendar, clock: self.fixture.clock)
+        }
     }
 
     func testHoldLifetimeIsConfigurable() async throws {
