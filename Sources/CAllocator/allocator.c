@@ -20,18 +20,15 @@
 #include <jemalloc/jemalloc.h>
 #include <stdbool.h>
 #include <stdint.h>
-#include <stdio.h>
 #include <sys/types.h>
 
 const char *malloc_conf = "narenas:2,background_thread:true,dirty_decay_ms:1000,muzzy_decay_ms:0";
 
-const char *portal_allocator_description(void) {
-    static char description[96];
+const char *portal_allocator_jemalloc_version(void) {
     const char *version = NULL;
     size_t size = sizeof(version);
-    if (mallctl("version", &version, &size, NULL, 0) != 0 || version == NULL) return "jemalloc";
-    snprintf(description, sizeof(description), "jemalloc %s", version);
-    return description;
+    if (mallctl("version", &version, &size, NULL, 0) != 0) return NULL;
+    return version;
 }
 
 long long portal_allocator_arenas(void) {
@@ -62,7 +59,7 @@ int portal_allocator_background_thread(void) {
     return enabled ? 1 : 0;
 }
 #else
-const char *portal_allocator_description(void) { return "system malloc"; }
+const char *portal_allocator_jemalloc_version(void) { return NULL; }
 long long portal_allocator_arenas(void) { return -1; }
 long long portal_allocator_dirty_decay_ms(void) { return -2; }
 int portal_allocator_background_thread(void) { return -1; }

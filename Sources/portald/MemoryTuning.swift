@@ -9,9 +9,9 @@ enum MemoryTuning {
     /// The allocator and its options, e.g. "jemalloc 5.3.0-0-g54eaed1d…
     /// (2 arenas, dirty pages returned after 1000 ms, background thread on)".
     static var description: String {
-        let name = String(cString: portal_allocator_description())
+        guard let version = portal_allocator_jemalloc_version() else { return "system malloc" }
+        let name = "jemalloc " + String(cString: version)
         let arenas = portal_allocator_arenas()
-        guard arenas >= 0 else { return name }
         let decay = portal_allocator_dirty_decay_ms()
         let background = portal_allocator_background_thread() == 1 ? "on" : "off"
         return "\(name) (\(arenas) arenas, dirty pages returned after \(decay) ms, background thread \(background))"

@@ -3,10 +3,9 @@
 
 #include <stddef.h>
 
-/// The malloc this process runs on, as a short description for the log:
-/// "jemalloc <version>" on Linux (where portald links jemalloc, see
-/// allocator.c), "system malloc" elsewhere.
-const char *portal_allocator_description(void);
+/// jemalloc's version string ("5.3.0-0-g…"), or NULL when the process does
+/// not run on jemalloc (portald links it on Linux only, see allocator.c).
+const char *portal_allocator_jemalloc_version(void);
 
 /// The number of arenas jemalloc runs with ("opt.narenas"), -1 without jemalloc.
 long long portal_allocator_arenas(void);

@@ -237,9 +237,7 @@ package final class ConnectionHandler: ChannelDuplexHandler {
     }
 
     /// The answer of an asynchronous call (on the event loop).
-    package func callCompleted(
-        id: UInt64, outcome: CallOutcome, metricSlot: Int = -1, receivedAt: NIODeadline = .uptimeNanoseconds(0)
-    ) {
+    package func callCompleted(id: UInt64, outcome: CallOutcome, metricSlot: Int, receivedAt: NIODeadline) {
         guard let context else { return }
         let now = context.eventLoop.now
         switch machine.requestCompleted(id: id, now: now) {
@@ -423,10 +421,7 @@ package struct ConnectionHandle: Sendable {
 
     /// Delivers the answer of an asynchronous call (counted in `metricSlot`,
     /// received at `receivedAt`).
-    package func complete(
-        id: UInt64, outcome: CallOutcome, metricSlot: Int = -1,
-        receivedAt: NIODeadline = .uptimeNanoseconds(0)
-    ) {
+    package func complete(id: UInt64, outcome: CallOutcome, metricSlot: Int, receivedAt: NIODeadline) {
         let handler = self.handler
         handler.eventLoop.execute {
             handler.value.callCompleted(id: id, outcome: outcome, metricSlot: metricSlot, receivedAt: receivedAt)

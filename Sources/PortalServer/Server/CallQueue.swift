@@ -12,9 +12,10 @@ package struct PendingCall: Sendable {
     package var context: RequestContext
     /// Where the answer goes.
     package var connection: ConnectionHandle
-    /// Where the call is counted (``Route/metricSlot``) and since when.
-    package var metricSlot = -1
-    package var receivedAt = NIODeadline.uptimeNanoseconds(0)
+    /// Where the call is counted (``Route/metricSlot``).
+    package var metricSlot: Int
+    /// When the server read the call's frame (its latency counts from here).
+    package var receivedAt: NIODeadline
 
     /// Runs the call, bounded by its deadline, and hands the outcome to its
     /// connection.
