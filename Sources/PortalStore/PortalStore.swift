@@ -41,13 +41,16 @@ public final class PortalStore: Sendable {
         public var busyTimeoutMilliseconds: Int32
         /// Frames (pages) written to the write-ahead log after which a
         /// checkpoint copies them back into the database file. Default:
-        /// 16,384 (64 MiB of 4-KiB pages; see ``Checkpointer``).
+        /// ``defaultCheckpointFrames``.
         public var checkpointFrames: Int
+
+        /// 16,384 frames: 64 MiB of 4-KiB pages (see ``Checkpointer``).
+        public static let defaultCheckpointFrames = 16_384
 
         /// A configuration for the database at `path` with the defaults.
         public init(
             path: String, holdLifetimeSeconds: Int64 = 600, readerCount: Int = 2,
-            busyTimeoutMilliseconds: Int32 = 5000, checkpointFrames: Int = 16_384
+            busyTimeoutMilliseconds: Int32 = 5000, checkpointFrames: Int = defaultCheckpointFrames
         ) {
             self.path = path
             self.holdLifetimeSeconds = holdLifetimeSeconds

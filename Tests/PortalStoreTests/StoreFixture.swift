@@ -19,7 +19,7 @@ final class StoreFixture: @unchecked Sendable {
 
     static func make(
         timeZone: String = "Europe/London", now: Instant = defaultNow, holdLifetimeSeconds: Int64 = 600,
-        checkpointFrames: Int = 16_384
+        checkpointFrames: Int = PortalStore.Configuration.defaultCheckpointFrames
     ) async throws -> StoreFixture {
         let directory = FileManager.default.temporaryDirectory
             .appendingPathComponent("portal-store-tests-\(UUID().uuidString)")
