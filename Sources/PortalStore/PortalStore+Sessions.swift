@@ -96,7 +96,7 @@ extension PortalStore {
     ///   transaction), default 1000; call again while it returns `limit`.
     @discardableResult
     public func purgeExpiredSessions(limit: Int = 1000) async throws -> Int {
-        try await write { db, now in
+        try await write(changes: .sessions) { db, now in
             try db.run(
                 """
                 DELETE FROM sessions WHERE session_id IN (

@@ -97,7 +97,7 @@ enum PortalServerAssembly {
         ).register(on: &router)
         let server = RPCServer(
             configuration: configuration.server, router: router, metrics: metrics, logger: logger)
-        let purger = ExpiredHoldPurger(store: store, logger: Logger(label: "portal.holds"))
+        let purger = ExpiredRowPurger(store: store, logger: Logger(label: "portal.purger"))
         // A ServiceGroup shuts its services down in reverse order: the server
         // drains first (its requests may still queue payment calls), then the
         // sweeper, the outbox worker and the purger stop.

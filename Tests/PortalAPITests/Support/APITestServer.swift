@@ -20,11 +20,16 @@ final class APITestServer: Sendable {
     let accounts: PortalAccounts
     let clock: ManualWallClock
     let port: Int
+    /// The SQLite file under `store`, for tests that count rows.
+    let databasePath: String
     /// A client whose calls carry the admin key.
     let admin: PortalClient
 
-    private init(store: PortalStore, accounts: PortalAccounts, clock: ManualWallClock, port: Int) {
+    private init(
+        store: PortalStore, accounts: PortalAccounts, clock: ManualWallClock, port: Int, databasePath: String
+    ) {
         self.store = store
+        self.databasePath = databasePath
         self.accounts = accounts
         self.clock = clock
         self.port = port
@@ -55,8 +60,9 @@ final class APITestServer: Sendable {
         var logger = Logger(label: "test.api")
         logger.logLevel = .critical
         let clock = ManualWallClock(now: now)
+        let databasePath = folder.appendingPathComponent("portal.sqlite").path
         let store = try await PortalStore.open(
-            configuration: .init(path: folder.appendingPathComponent("portal.sqlite").path),
+            configuration: .init(path: databasePath),
             calendar: try BusinessCalendar(timeZoneIdentifier: "Europe/London"),
             clock: clock, logger: logger)
 
@@ -77,7 +83,8 @@ final class APITestServer: Sendable {
         try await withThrowingTaskGroup(of: Void.self) { tasks in
             tasks.addTask { try await group.run() }
             let port = try await server.boundAddress.port!
-            let running = APITestServer(store: store, accounts: accounts, clock: clock, port: port)
+            let running = APITestServer(
+                store: store, accounts: accounts, clock: clock, port: port, databasePath: databasePath)
             var failure: (any Error)?
             do { try await body(running) } catch { failure = error }
             await running.admin.close()
