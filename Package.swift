@@ -171,6 +171,8 @@ let package = Package(
             name: "portalctl",
             dependencies: [
                 "PortalClient",
+                // Its date and time arguments are parsed as the server parses them.
+                "PortalDomain",
                 // Only `portalctl demo`, which pays as the browser would through localstripe.
                 "PortalStripe",
                 .product(name: "Logging", package: "swift-log"),

@@ -6,6 +6,8 @@ import PortalMessages
 import PortalStripe
 import PortalWire
 
+import struct PortalDomain.LocalDate
+
 // MARK: - demo
 
 /// `portalctl demo`: the seed's usage example end to end against a running
@@ -191,7 +193,7 @@ struct DemoCommand: AsyncParsableCommand {
         calendar.timeZone = TimeZone(identifier: "Europe/London") ?? .current
         let next = calendar.date(byAdding: .day, value: 1, to: Date()) ?? Date()
         let parts = calendar.dateComponents([.year, .month, .day], from: next)
-        return LocalDate(String(format: "%04d-%02d-%02d", parts.year ?? 2000, parts.month ?? 1, parts.day ?? 1))!
+        return LocalDate(year: parts.year ?? 2000, month: parts.month ?? 1, day: parts.day ?? 1)!
     }
 
     /// Unix seconds as an ISO 8601 UTC time.

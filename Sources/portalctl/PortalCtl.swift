@@ -4,6 +4,9 @@ import PortalClient
 import PortalMessages
 import PortalWire
 
+import struct PortalDomain.LocalDate
+import struct PortalDomain.TimeOfDay
+
 /// `portalctl`: the staff command-line tool of a Portal server — the
 /// capacity editor, service defaults and a day's bookings.
 @main
