@@ -268,7 +268,7 @@ let package = Package(
         .testTarget(
             name: "PortalClientTests",
             dependencies: [
-                "PortalClient", "PortalWire", "PortalMessages", "portalctl",
+                "PortalClient", "PortalWire", "PortalMessages", "portalctl", "PortalDomain",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),

@@ -68,6 +68,9 @@ struct PortaldCommand: AsyncParsableCommand {
     @Option(help: "Requests in flight per connection. Env: PORTAL_MAX_IN_FLIGHT. Default: 1024.")
     var maxInFlight: Int?
 
+    @Option(help: "Calls running at once in the whole server; later ones wait in arrival order. Env: PORTAL_MAX_RUNNING_CALLS. Default: 512.")
+    var maxRunningCalls: Int?
+
     @Option(help: "Seconds before an idle connection is closed. Env: PORTAL_IDLE_TIMEOUT_SECONDS. Default: 300.")
     var idleTimeoutSeconds: Int?
 
@@ -157,6 +160,8 @@ struct PortaldCommand: AsyncParsableCommand {
             maxConnections, "PORTAL_MAX_CONNECTIONS", default: server.limits.maxConnections, range: 1...1_000_000)
         server.limits.maxInFlightPerConnection = try integer(
             maxInFlight, "PORTAL_MAX_IN_FLIGHT", default: server.limits.maxInFlightPerConnection, range: 1...1_000_000)
+        server.limits.maxRunningCalls = try integer(
+            maxRunningCalls, "PORTAL_MAX_RUNNING_CALLS", default: server.limits.maxRunningCalls, range: 1...1_000_000)
         server.timeouts.idleTimeout = .seconds(Int64(try integer(
             idleTimeoutSeconds, "PORTAL_IDLE_TIMEOUT_SECONDS", default: 300, range: 1...86_400)))
         server.timeouts.frameTimeout = .seconds(Int64(try integer(

@@ -26,7 +26,7 @@ final class PortaldConfigurationTests: XCTestCase {
             "PORTAL_HOLD_MINUTES": "15", "PORTAL_ADMIN_KEYS": "a, b,,c", "PORTAL_STRIPE_API_KEY": "sk_test_1",
             "PORTAL_STRIPE_API_BASE": "http://127.0.0.1:8420", "PORTAL_MAX_CONNECTIONS": "10",
             "PORTAL_MAX_IN_FLIGHT": "5", "PORTAL_MAX_FRAME_BYTES": "65536", "PORTAL_IDLE_TIMEOUT_SECONDS": "30",
-            "PORTAL_LOG_LEVEL": "DEBUG",
+            "PORTAL_MAX_RUNNING_CALLS": "64", "PORTAL_LOG_LEVEL": "DEBUG",
         ])
         XCTAssertEqual(configuration.host, "0.0.0.0")
         XCTAssertEqual(configuration.port, 9000)
@@ -38,6 +38,7 @@ final class PortaldConfigurationTests: XCTestCase {
         XCTAssertEqual(configuration.stripeAPIBase, "http://127.0.0.1:8420")
         XCTAssertEqual(configuration.server.limits.maxConnections, 10)
         XCTAssertEqual(configuration.server.limits.maxInFlightPerConnection, 5)
+        XCTAssertEqual(configuration.server.limits.maxRunningCalls, 64)
         XCTAssertEqual(configuration.server.limits.maximumFrameLength, 65536)
         XCTAssertEqual(configuration.server.timeouts.idleTimeout, .seconds(30))
         XCTAssertEqual(configuration.logLevel, .debug)
@@ -46,14 +47,17 @@ final class PortaldConfigurationTests: XCTestCase {
     func testFlagsWinOverTheEnvironment() throws {
         let command = try PortaldCommand.parse([
             "--listen", "[::1]:7421", "--admin-key", "k1", "--admin-key", "k2", "--max-in-flight", "7",
+            "--max-running-calls", "9",
         ])
         let configuration = try command.resolve(environment: [
             "PORTAL_LISTEN": "0.0.0.0:9000", "PORTAL_ADMIN_KEYS": "env", "PORTAL_MAX_IN_FLIGHT": "5",
+            "PORTAL_MAX_RUNNING_CALLS": "64",
         ])
         XCTAssertEqual(configuration.host, "::1")
         XCTAssertEqual(configuration.port, 7421)
         XCTAssertEqual(configuration.adminKeys, ["k1", "k2"])
         XCTAssertEqual(configuration.server.limits.maxInFlightPerConnection, 7)
+        XCTAssertEqual(configuration.server.limits.maxRunningCalls, 9)
     }
 
     func testInvalidValuesAreRefusedWithAClearMessage() throws {
@@ -61,6 +65,7 @@ final class PortaldConfigurationTests: XCTestCase {
         XCTAssertThrowsError(try PortaldCommand.parse(["--listen", "h:70000"]).resolve(environment: [:]))
         XCTAssertThrowsError(try PortaldCommand.parse([]).resolve(environment: ["PORTAL_HOLD_MINUTES": "ten"]))
         XCTAssertThrowsError(try PortaldCommand.parse(["--max-connections", "0"]).resolve(environment: [:]))
+        XCTAssertThrowsError(try PortaldCommand.parse(["--max-running-calls", "0"]).resolve(environment: [:]))
         XCTAssertThrowsError(try PortaldCommand.parse(["--log-level", "loud"]).resolve(environment: [:]))
     }
 

@@ -3,34 +3,47 @@ import PortalMessages
 import PortalWire
 import Testing
 
+import struct PortalDomain.LocalDate
+import struct PortalDomain.TimeOfDay
+
 @testable import portalctl
 
 @Suite("portalctl")
 struct PortalCtlTests {
     // MARK: Dates
 
-    @Test("Dates must be real calendar dates written YYYY-MM-DD")
+    @Test("Date arguments must be real calendar dates written YYYY-MM-DD")
     func dateValidation() {
-        #expect(LocalDate("2025-10-08")?.description == "2025-10-08")
-        #expect(LocalDate("2024-02-29") != nil)
-        #expect(LocalDate("2025-02-29") == nil)
-        #expect(LocalDate("2025-04-31") == nil)
-        #expect(LocalDate("2025-13-01") == nil)
-        #expect(LocalDate("2025-1-01") == nil)
-        #expect(LocalDate("25-01-01") == nil)
-        #expect(LocalDate("2025-10-08x") == nil)
-        #expect(LocalDate("2025/10/08") == nil)
-        #expect(LocalDate("") == nil)
-        #expect(LocalDate("２０２５-10-08") == nil)
+        func parsed(_ text: String) -> String? { (try? LocalDate.parse(text))?.description }
+        #expect(parsed("2025-10-08") == "2025-10-08")
+        #expect(parsed("2024-02-29") == "2024-02-29")
+        for invalid in [
+            "2025-02-29", "2025-04-31", "2025-13-01", "2025-1-01", "25-01-01", "2025-10-08x", "2025/10/08", "",
+            "２０２５-10-08",
+        ] {
+            #expect(parsed(invalid) == nil, "\(invalid)")
+        }
+    }
+
+    @Test("Time arguments are HH:MM from 00:00 to 23:59, passed on as written")
+    func timeValidation() {
+        #expect((try? TimeOfDay.parse("09:05")) == "09:05")
+        #expect((try? TimeOfDay.parse("23:59")) == "23:59")
+        for invalid in ["24:00", "9:00", "09:60", "0900", "09:00 ", ""] {
+            #expect((try? TimeOfDay.parse(invalid)) == nil, "\(invalid)")
+        }
     }
 
     @Test("The day before crosses months, years and leap days")
-    func previousDay() {
-        #expect(LocalDate("2025-10-08")!.previousDay.description == "2025-10-07")
-        #expect(LocalDate("2025-03-01")!.previousDay.description == "2025-02-28")
-        #expect(LocalDate("2024-03-01")!.previousDay.description == "2024-02-29")
-        #expect(LocalDate("2025-01-01")!.previousDay.description == "2024-12-31")
-        #expect(LocalDate("2025-05-01")!.previousDay.description == "2025-04-30")
+    func previousDay() throws {
+        let cases = [
+            ("2025-10-08", "2025-10-07"), ("2025-03-01", "2025-02-28"), ("2024-03-01", "2024-02-29"),
+            ("2025-01-01", "2024-12-31"), ("2025-05-01", "2025-04-30"),
+        ]
+        for (day, before) in cases {
+            let command = try #require(try PortalCtl.parseAsRoot(["day", "copy", "--to", day]) as? DayCopyCommand)
+            #expect(command.sourceDate.description == before)
+        }
     }
 
     // MARK: Argument parsing
