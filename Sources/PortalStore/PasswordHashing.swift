@@ -261,6 +261,13 @@ func sessionTokenHash(_ token: SessionToken) -> String {
 /// Runs blocking work on a concurrent Dispatch queue, at most `width` jobs at
 /// a time; callers beyond that wait as suspended tasks (never as blocked
 /// threads), first come first served.
+///
+/// A caller whose task is cancelled (its call's deadline passed) stops
+/// waiting at once with `CancellationError`: work not yet started is
+/// skipped, work already running (a KDF cannot be interrupted) finishes on
+/// its thread and its result is dropped. So a `Login` past its deadline is
+/// answered `DEADLINE_EXCEEDED` within the server's deadline tick, not after
+/// the whole password hash.
 final class BlockingWorkLane: Sendable {
     private typealias Job = @Sendable () -> Void
 
@@ -279,23 +286,33 @@ final class BlockingWorkLane: Sendable {
 
     func run<T: Sendable>(_ work: @escaping @Sendable () throws -> T) async throws -> T {
         try Task.checkCancellation()
-        return try await withCheckedThrowingContinuation { continuation in
-            let job: Job = { [queue] in
-                queue.async {
-                    let result = Result { try work() }
-                    self.finishOne()
-                    continuation.resume(with: result)
+        let answer = AnswerOnce<T>()
+        return try await withTaskCancellationHandler {
+            try await withCheckedThrowingContinuation { continuation in
+                guard answer.wait(with: continuation) else { return }
+                let job: Job = { [queue] in
+                    guard !answer.isAnswered else {
+                        self.finishOne()
+                        return
+                    }
+                    queue.async {
+                        let result = Result { try work() }
+                        self.finishOne()
+                        answer.resume(with: result)
+                    }
                 }
-            }
-            let startNow = state.withLock { state -> Bool in
-                guard state.available > 0 else {
-                    state.waiting.append(job)
-                    return false
+                let startNow = state.withLock { state -> Bool in
+                    guard state.available > 0 else {
+                        state.waiting.append(job)
+                        return false
+                    }
+                    state.available -= 1
+                    return true
                 }
-                state.available -= 1
-                return true
+                if startNow { job() }
             }
-            if startNow { job() }
+        } onCancel: {
+            answer.resume(with: .failure(CancellationError()))
         }
     }
 
@@ -309,5 +326,49 @@ final class BlockingWorkLane: Sendable {
             return state.waiting.removeFirst()
         }
         next?()
+    }
+}
+
+/// A continuation resumed exactly once: by the work's result or by the
+/// caller's cancellation, whichever comes first.
+private final class AnswerOnce<T: Sendable>: Sendable {
+    private struct State {
+        var continuation: CheckedContinuation<T, any Error>?
+        /// Set once answered (or cancelled before the continuation existed).
+        var early: Result<T, any Error>?
+        var answered = false
+    }
+
+    private let state = Locked(State())
+
+    /// Whether it has been answered (the work need not run).
+    var isAnswered: Bool { state.withLock { $0.answered } }
+
+    /// Keeps `continuation` until the answer; returns false (after resuming
+    /// it) when the answer — a cancellation — came first.
+    func wait(with continuation: CheckedContinuation<T, any Error>) -> Bool {
+        let early: Result<T, any Error>? = state.withLock { state in
+            if let early = state.early { return early }
+            state.continuation = continuation
+            return nil
+        }
+        guard let early else { return true }
+        continuation.resume(with: early)
+        return false
+    }
+
+    /// Answers with `result` unless already answered.
+    func resume(with result: Result<T, any Error>) {
+        let continuation: CheckedContinuation<T, any Error>? = state.withLock { state in
+            guard !state.answered else { return nil }
+            state.answered = true
+            guard let continuation = state.continuation else {
+                state.early = result
+                return nil
+            }
+            state.continuation = nil
+            return continuation
+        }
+        continuation?.resume(with: result)
     }
 }

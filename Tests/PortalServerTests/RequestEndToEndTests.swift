@@ -183,4 +183,22 @@ final class RequestEndToEndTests: XCTestCase {
             try await client.assertOK(.health(id: 2))
         }
     }
+
+    func testARefusalThatComesAfterTheDeadlineIsAnsweredDeadlineExceeded() async throws {
+        try await TestServer.with { server in
+            let client = try await server.connect()
+            // The handler cannot be interrupted: it refuses 300 ms later,
+            // long after its 20 ms deadline (docs/protocol.md §6).
+            let late = try await client.call(
+                .test(TestMethods.stubbornRefusal, id: 1, milliseconds: 300, timeoutMs: 20))
+            XCTAssertEqual(late.code, .deadlineExceeded)
+            XCTAssertEqual(late.reason, "DEADLINE_EXCEEDED")
+            // Within its deadline, the same refusal is answered as it is.
+            let inTime = try await client.call(
+                .test(TestMethods.stubbornRefusal, id: 2, milliseconds: 0, timeoutMs: 5_000))
+            XCTAssertEqual(inTime.code, .failedPrecondition)
+            XCTAssertEqual(inTime.reason, "TOO_LATE_TO_MATTER")
+            XCTAssertEqual(server.runs.count("stubbornRefusal"), 2)
+        }
+    }
 }

@@ -23,7 +23,9 @@ package struct PendingCall: Sendable {
     /// A call whose deadline passed before it starts never runs; one still
     /// running at its deadline is cancelled (by `deadlines`, within one of its
     /// ticks), and answered DEADLINE_EXCEEDED unless it still returned a
-    /// response.
+    /// response — a refusal that comes after the deadline is answered
+    /// DEADLINE_EXCEEDED too (docs/protocol.md §6: past its deadline a call
+    /// either reports what it did or DEADLINE_EXCEEDED).
     package func execute(deadlines: DeadlineWatch) async {
         let outcome: CallOutcome
         if let deadline = context.deadline {
@@ -36,12 +38,17 @@ package struct PendingCall: Sendable {
                 let (run, payload, context) = (self.run, self.payload, self.context)
                 let handler = Task { await run(payload, context) }
                 let watched = deadlines.watch(handler, until: deadline)
-                outcome = await withTaskCancellationHandler {
+                let answered = await withTaskCancellationHandler {
                     await handler.value
                 } onCancel: {
                     handler.cancel()
                 }
                 deadlines.forget(watched)
+                if case .failure = answered, deadline <= .now() {
+                    outcome = .failure(.deadlineExceeded)
+                } else {
+                    outcome = answered
+                }
             }
         } else {
             outcome = await run(payload, context)

@@ -18,6 +18,10 @@ enum TestMethods {
     static let block = MethodDescriptor<HealthCheckRequest, HealthCheckResponse>(service: "test.v1.Test", name: "Block")
     /// Async: throws an error that is not an RPCError.
     static let fail = MethodDescriptor<HealthCheckRequest, HealthCheckResponse>(service: "test.v1.Test", name: "Fail")
+    /// Async: works `service` ms without a cancellation point (a blocked
+    /// thread, as a password hash is), then refuses (FAILED_PRECONDITION).
+    static let stubbornRefusal = MethodDescriptor<HealthCheckRequest, HealthCheckResponse>(
+        service: "test.v1.Test", name: "StubbornRefusal")
 }
 
 struct SecretFailure: Error, CustomStringConvertible {
@@ -65,6 +69,11 @@ final class TestServer: Sendable {
         }
         router.register(TestMethods.fail) { _, _ in
             throw SecretFailure()
+        }
+        router.register(TestMethods.stubbornRefusal) { request, _ in
+            runs.record("stubbornRefusal")
+            usleep(UInt32(Int(request.service) ?? 0) * 1000)
+            throw RPCError(code: .failedPrecondition, reason: "TOO_LATE_TO_MATTER", message: "refused")
         }
         return router
     }
