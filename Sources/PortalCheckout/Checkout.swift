@@ -96,8 +96,10 @@ public final class Checkout: Sendable {
     /// same live hold and PaymentIntent.
     ///
     /// - Throws: ``PortalError``: the refusals of ``PortalStore/createHold(for:block:service:)``;
-    ///   `PRICE_CHANGED` when `expectedPriceCents` is not the server's price
-    ///   (`details.price_cents`); `PRICE_NOT_PAYABLE` for a free service;
+    ///   `PRICE_CHANGED` when `expectedPriceCents` is not the price
+    ///   (`details.price_cents`) — the service's current price, or for a
+    ///   retry the price the client's live hold was taken at;
+    ///   `PRICE_NOT_PAYABLE` for a free service;
     ///   unavailable / `PAYMENT_PROVIDER_UNAVAILABLE` when the provider cannot
     ///   be reached — no slot stays taken.
     public func start(
@@ -114,19 +116,22 @@ public final class Checkout: Sendable {
         // before what the checks found.
         let (service, precheck) = try await store.serviceAndCheckoutPrecheck(
             for: client, block: block, service: code)
-        if let expectedPriceCents, expectedPriceCents != service.priceCents {
-            throw PortalError.priceChanged(service.priceCents)
+        // A retry is priced as its live hold was taken, whatever the service
+        // costs now (docs/checkout.md): comparing it with the current price
+        // would refuse the hold's own price and then, given the new one,
+        // refuse that against the hold's — a client could never retry.
+        let retried: CheckoutHold? = if case .success(.existing(let record)) = precheck { record } else { nil }
+        let price = retried?.hold.amountCents ?? service.priceCents
+        if let expectedPriceCents, expectedPriceCents != price {
+            throw PortalError.priceChanged(price)
         }
-        guard service.priceCents > 0 else {
+        guard price > 0 else {
             throw PortalError.failedPrecondition(
                 .priceNotPayable, "The service \"\(code)\" is free; it cannot be paid by card.",
                 details: ["service_code": code.rawValue])
         }
         switch try precheck.get() {
         case .existing(let record):
-            if let expectedPriceCents, record.hold.amountCents != expectedPriceCents {
-                throw PortalError.priceChanged(record.hold.amountCents)
-            }
             if let paid = CheckoutStart(paid: record) { return paid }
             // A live hold without a payment (taken by `createHold`): pay for that one.
             return try await startHoldFirst(for: client, service: code, block: block, expectedPriceCents: expectedPriceCents)

@@ -131,6 +131,33 @@ final class CheckoutScenarioTests: XCTestCase {
             XCTAssertEqual(retry.paymentIntentId, first.paymentIntentId)
             XCTAssertEqual(retry.clientSecret, first.clientSecret)
             await assertEqual(try await server.walkUsage().held, 1)
+
+            // The price goes up: a retry is still the hold taken at 1500 —
+            // expecting 1500 gets it back, expecting the new price is told
+            // the hold's.
+            _ = try await server.admin.call(
+                AdminMethods.upsertService,
+                UpsertServiceRequest(
+                    service: .init(
+                        serviceCode: "walk", durationMinutes: 60, priceCents: 1600, currency: "gbp", notes: "")))
+            let atHoldPrice = try await ann.startCheckout(block: blockID, expectedPrice: 1500)
+            XCTAssertEqual(atHoldPrice.holdToken, first.holdToken)
+            XCTAssertEqual(atHoldPrice.paymentIntentId, first.paymentIntentId)
+            do {
+                _ = try await ann.startCheckout(block: blockID, expectedPrice: 1600)
+                XCTFail("the hold's price is 1500")
+            } catch let error as RPCError {
+                XCTAssertEqual(error.reason.rawValue, "PRICE_CHANGED")
+                XCTAssertEqual(error.details["price_cents"], "1500")
+            }
+            // A new checkout (another client) pays the new price.
+            let bea = try await server.signUp("Bea")
+            await assertRPCError(.failedPrecondition, "PRICE_CHANGED") {
+                try await bea.startCheckout(block: blockID, expectedPrice: 1500)
+            }
+            let beas = try await bea.startCheckout(block: blockID, expectedPrice: 1600)
+            await assertEqual(try await server.paymentIntent(beas.paymentIntentId).amount, 1600)
+            await assertEqual(try await server.walkUsage().held, 2)
         }
     }
 
