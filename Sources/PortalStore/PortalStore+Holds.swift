@@ -136,11 +136,6 @@ extension PortalStore {
         guard let usage = try Query.usage(db, block: blockID, service: code, now: now) else {
             throw PortalError.serviceNotOffered(code, in: blockID)
         }
-        guard !calendar.hasStarted(block.date, at: block.startTime, now: now) else {
-            throw PortalError.failedPrecondition(
-                .blockStarted, "Block \(blockID) has already started.",
-                details: ["block_id": "\(blockID)"])
-        }
         if let existing = try db.row(
             """
             SELECT \(StoredRow.holdColumns) FROM holds h
@@ -153,7 +148,15 @@ extension PortalStore {
                 .integer(now.unixSeconds),
             ], StoredRow.hold)
         {
+            // A retry gets its live hold back even once the block has
+            // started: the hold was taken in time, and its payment can
+            // still be finalized (docs/checkout.md).
             return .existing(existing)
+        }
+        guard !calendar.hasStarted(block.date, at: block.startTime, now: now) else {
+            throw PortalError.failedPrecondition(
+                .blockStarted, "Block \(blockID) has already started.",
+                details: ["block_id": "\(blockID)"])
         }
         let span = block.bookingSpan(durationMinutes: service.durationMinutes)
         if try hasOverlap(

@@ -278,6 +278,12 @@ final class CapacityInvariantTests: XCTestCase {
         await assertPortalError(.failedPrecondition, .blockStarted) {
             try await self.fixture.hold(try await self.fixture.client("Late"), block, "walk")
         }
+        // The client that held in time retries: it gets its live hold back,
+        // no second slot.
+        let retry = try await fixture.hold(client, block, "walk")
+        XCTAssertFalse(retry.isNew)
+        let usage = try await fixture.usage(block, "walk")
+        XCTAssertEqual(usage.held, 1)
     }
 }
 
