@@ -30,15 +30,3 @@ extension PortalError: RPCErrorConvertible {
         }
     }
 }
-
-extension Error {
-    /// A validation error of a field inside the request's `parent` message,
-    /// with `details.field` written as its path (`service.price_cents`), as
-    /// the wire layer names fields of nested messages; any other error
-    /// unchanged.
-    func nested(in parent: String) -> any Error {
-        guard var error = self as? PortalError, let field = error.field else { return self }
-        error.details["field"] = parent + "." + field
-        return error
-    }
-}

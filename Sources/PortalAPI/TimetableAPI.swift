@@ -15,17 +15,10 @@ struct TimetableAPI: Sendable {
                 throw PortalError.invalidArgument(
                     .invalidServiceCode, "The service to upsert is missing.", field: "service")
             }
-            let defaults: PortalDomain.ServiceDefaults
-            do {
-                defaults = try PortalDomain.ServiceDefaults(
-                    code: try ServiceCode(service.serviceCode),
-                    durationMinutes: Int(service.durationMinutes), priceCents: service.priceCents,
-                    currency: service.currency, notes: service.notes)
-            } catch {
-                // The fields sit in the request's `service` message: named
-                // by their path, as the wire layer names them.
-                throw error.nested(in: "service")
-            }
+            let defaults = try PortalDomain.ServiceDefaults(
+                code: try ServiceCode(service.serviceCode, field: "service.service_code"),
+                durationMinutes: Int(service.durationMinutes), priceCents: service.priceCents,
+                currency: service.currency, notes: service.notes)
             let upsert = try await store.upsertService(defaults)
             return UpsertServiceResponse(
                 service: PortalMessages.ServiceDefaults(upsert.service), created: upsert.created)
