@@ -16,7 +16,7 @@ struct TimetableAPI: Sendable {
                     .invalidServiceCode, "The service to upsert is missing.", field: "service")
             }
             let defaults = try PortalDomain.ServiceDefaults(
-                code: try ServiceCode(service.serviceCode, field: "service.service_code"),
+                code: try ServiceCode(service.serviceCode),
                 durationMinutes: Int(service.durationMinutes), priceCents: service.priceCents,
                 currency: service.currency, notes: service.notes)
             let upsert = try await store.upsertService(defaults)

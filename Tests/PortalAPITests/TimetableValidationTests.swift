@@ -124,12 +124,29 @@ final class TimetableValidationTests: XCTestCase {
                 service, AdminMethods.upsertService,
                 UpsertServiceRequest(service: .init(
                     serviceCode: "walk", durationMinutes: 0, priceCents: 1500, currency: "gbp")),
-                code: .invalidArgument, reason: "INVALID_DURATION")
+                code: .invalidArgument, reason: "INVALID_DURATION", field: "duration_minutes")
             try await assertRefused(
                 service, AdminMethods.upsertService,
                 UpsertServiceRequest(service: .init(
                     serviceCode: "walk", durationMinutes: 60, priceCents: 1500, currency: "GBP")),
-                code: .invalidArgument, reason: "INVALID_CURRENCY")
+                code: .invalidArgument, reason: "INVALID_CURRENCY", field: "currency")
+            // Every field of the nested service is named by its own proto name.
+            try await assertRefused(
+                service, AdminMethods.upsertService,
+                UpsertServiceRequest(service: .init(
+                    serviceCode: "Walk!", durationMinutes: 60, priceCents: 1500, currency: "gbp")),
+                code: .invalidArgument, reason: "INVALID_SERVICE_CODE", field: "service_code")
+            try await assertRefused(
+                service, AdminMethods.upsertService,
+                UpsertServiceRequest(service: .init(
+                    serviceCode: "walk", durationMinutes: 60, priceCents: -1, currency: "gbp")),
+                code: .invalidArgument, reason: "INVALID_PRICE", field: "price_cents")
+            try await assertRefused(
+                service, AdminMethods.upsertService,
+                UpsertServiceRequest(service: .init(
+                    serviceCode: "walk", durationMinutes: 60, priceCents: 1500, currency: "gbp",
+                    notes: String(repeating: "n", count: 1001))),
+                code: .invalidArgument, reason: "INVALID_NOTES", field: "notes")
 
             // Refusals that protect bookings and active holds.
             try await assertRefused(
