@@ -9,11 +9,12 @@ extension PortalStore {
     ///    exists (`UNKNOWN_SERVICE`), the client exists (`CLIENT_NOT_FOUND`)
     ///    and the block offers the service (`failedPrecondition` /
     ///    `SERVICE_NOT_OFFERED`);
-    /// 2. the block has not started in the business's time zone
-    ///    (`failedPrecondition` / `BLOCK_STARTED`);
-    /// 3. if the client already has a live hold on this block and service,
+    /// 2. if the client already has a live hold on this block and service,
     ///    that hold is returned (`isNew == false`): a retry never takes a
-    ///    second slot;
+    ///    second slot, and gets its hold back even once the block has
+    ///    started (the hold was taken in time);
+    /// 3. the block has not started in the business's time zone
+    ///    (`failedPrecondition` / `BLOCK_STARTED`);
     /// 4. overlap: the client has no active hold or confirmed booking of the
     ///    same service whose span overlaps this one (the same block
     ///    included), where either this block or the other one has
