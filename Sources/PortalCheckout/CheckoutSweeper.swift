@@ -39,7 +39,7 @@ public struct CheckoutSweeper: Service {
     }
 
     public func run() async throws {
-        await releaseInterruptedCheckouts(takenBefore: checkout.store.clock.now)
+        await releaseInterruptedCheckouts()
         while !Task.isCancelled && !Task.isShuttingDownGracefully {
             let report = await sweepOnce()
             if report != Report() {
@@ -59,9 +59,9 @@ public struct CheckoutSweeper: Service {
     /// Start-up repair: releases holds an earlier process took but never
     /// attached a PaymentIntent to (it stopped mid-`StartCheckout`).
     @discardableResult
-    public func releaseInterruptedCheckouts(takenBefore instant: Instant) async -> Int {
+    public func releaseInterruptedCheckouts() async -> Int {
         do {
-            let released = try await checkout.store.releaseInterruptedCheckouts(takenBefore: instant)
+            let released = try await checkout.store.releaseInterruptedCheckouts()
             if released > 0 {
                 logger.notice("Released holds left mid-checkout by an earlier run", metadata: ["count": "\(released)"])
             }

@@ -7,8 +7,8 @@ import ServiceLifecycle
 /// each is done, retrying with backoff and the row's own idempotency key.
 ///
 /// At start it first repairs what an earlier process left half done: every
-/// row written before this start that is not done is attempted at once, even
-/// one whose lease has not run out (the process that held it is gone). Then
+/// row that process wrote that is not done is attempted at once, even one
+/// whose lease has not run out (the process that held it is gone). Then
 /// it polls for due rows every ``Checkout/Configuration/outboxPollInterval``.
 /// Stops at graceful shutdown; a row in the middle of an attempt finishes it.
 public struct OutboxWorker: Service {
@@ -21,8 +21,7 @@ public struct OutboxWorker: Service {
     }
 
     public func run() async throws {
-        let startedAt = checkout.store.clock.now
-        _ = await repair(leftBefore: startedAt)
+        _ = await repair()
         let batch = 50
         while !Task.isCancelled && !Task.isShuttingDownGracefully {
             // A full batch means more may be due: go on at once. Otherwise
@@ -35,17 +34,20 @@ public struct OutboxWorker: Service {
         }
     }
 
-    /// Start-up repair: attempts every row written up to `instant` that is
-    /// not done, leases notwithstanding. Returns how many were attempted.
+    /// Start-up repair: attempts every row an earlier process wrote that is
+    /// not done, leases notwithstanding (that process is gone: the store's
+    /// lock says no other one runs). Rows this process writes meanwhile are
+    /// left to their own attempts and the normal rounds. Returns how many
+    /// were attempted.
     @discardableResult
-    public func repair(leftBefore instant: Instant) async -> Int {
+    public func repair() async -> Int {
         var attempted = 0
         var seen = Set<Int64>()
         while !Task.isCancelled {
             let pending: [PaymentCommand]
             do {
                 pending = try await checkout.store.pendingPaymentCommands(
-                    dueOnly: false, createdAtOrBefore: instant, limit: 100)
+                    dueOnly: false, leftByEarlierRun: true, limit: 100)
             } catch {
                 logger.error("Start-up repair could not read the outbox", metadata: ["error": "\(error)"])
                 return attempted

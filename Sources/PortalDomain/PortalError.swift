@@ -164,6 +164,8 @@ public struct PortalError: Error, Sendable, Hashable, CustomStringConvertible {
         public static let storeClosed: Reason = "STORE_CLOSED"
         /// The database was written by a newer version of Portal.
         public static let schemaTooNew: Reason = "SCHEMA_TOO_NEW"
+        /// Another process (or store) already runs over this database file.
+        public static let databaseInUse: Reason = "DATABASE_IN_USE"
         /// A server fault; details are only in the log.
         public static let internalError: Reason = "INTERNAL"
     }

@@ -244,23 +244,25 @@ extension PortalStore {
         }
     }
 
-    /// Start-up repair: releases active holds taken before `instant` that
+    /// Start-up repair: releases active holds an earlier process took that
     /// never got a PaymentIntent — the `StartCheckout` that took each one
-    /// died with the previous process before answering, so nobody can pay
-    /// for it; releasing it frees the slot now rather than at its expiry.
-    /// (A PaymentIntent that request may have created was never shown to
-    /// anyone and cannot be paid.) Returns how many were released.
+    /// died with that process before answering, so nobody can pay for it;
+    /// releasing it frees the slot now rather than at its expiry. (A
+    /// PaymentIntent that request may have created was never shown to anyone
+    /// and cannot be paid.) Holds this process took are never touched, even
+    /// in its first second. Returns how many were released.
     @discardableResult
-    public func releaseInterruptedCheckouts(takenBefore instant: Instant) async throws -> Int {
-        try await write(changes: .availability) { db, now in
+    public func releaseInterruptedCheckouts() async throws -> Int {
+        let lastEarlierHold = earlierRun.lastHoldID
+        return try await write(changes: .availability) { db, now in
             // `+payment_intent_id`: search by the live holds' expiry, never by the
             // PaymentIntent's unique index (which the planner may guess selective).
             let holds = try db.rows(
                 """
                 SELECT hold_id FROM holds
-                WHERE state = 'active' AND +payment_intent_id IS NULL AND created_at < ?1 AND expires_at > ?2
+                WHERE state = 'active' AND +payment_intent_id IS NULL AND hold_id <= ?1 AND expires_at > ?2
                 """,
-                [.integer(instant.unixSeconds), .integer(now.unixSeconds)]
+                [.integer(lastEarlierHold), .integer(now.unixSeconds)]
             ) { $0.int64(0) }
             for holdID in holds {
                 try Self.endHold(db, holdID, state: .cancelled, reason: .interrupted, now: now)

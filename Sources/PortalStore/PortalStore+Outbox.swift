@@ -17,24 +17,24 @@ extension PortalStore {
     /// - Parameters:
     ///   - dueOnly: only rows whose `next_attempt_at` has come (the worker's
     ///     normal round); `false` also returns rows in backoff or under a lease.
-    ///   - createdAtOrBefore: only rows written up to this instant (start-up
-    ///     repair takes what an earlier process left).
+    ///   - leftByEarlierRun: only rows an earlier process wrote (start-up
+    ///     repair takes what it left; never a row this process wrote, which
+    ///     its writer may be attempting right now).
     public func pendingPaymentCommands(
-        dueOnly: Bool, createdAtOrBefore: Instant? = nil, limit: Int = 100
+        dueOnly: Bool, leftByEarlierRun: Bool = false, limit: Int = 100
     ) async throws -> [PaymentCommand] {
-        try await read { db, now in
+        let lastEarlierID: SQLiteValue = leftByEarlierRun ? .integer(earlierRun.lastOutboxID) : .null
+        return try await read { db, now in
             try db.rows(
                 """
                 SELECT \(StoredRow.paymentCommandColumns) FROM outbox o
                 WHERE o.done_at IS NULL AND (?1 = 0 OR o.next_attempt_at <= ?2)
-                  AND (?3 IS NULL OR o.created_at <= ?3)
+                  AND (?3 IS NULL OR o.outbox_id <= ?3)
                 ORDER BY o.next_attempt_at, o.outbox_id
                 LIMIT ?4
                 """,
-                [
-                    .bool(dueOnly), .integer(now.unixSeconds),
-                    createdAtOrBefore.map { .integer($0.unixSeconds) } ?? .null, .int(limit),
-                ], StoredRow.paymentCommand)
+                [.bool(dueOnly), .integer(now.unixSeconds), lastEarlierID, .int(limit)],
+                StoredRow.paymentCommand)
         }
     }
 

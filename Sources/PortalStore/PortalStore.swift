@@ -77,12 +77,18 @@ public final class PortalStore: Sendable {
     let logger: Logger
     let writer: WriterLane
     let readers: ReaderPool
+    /// What an earlier run left: start-up repair takes only rows up to here,
+    /// never one this process wrote (see ``EarlierRun``).
+    let earlierRun: EarlierRun
+    private let lock: StoreLock
 
     private init(
         configuration: Configuration, calendar: BusinessCalendar, clock: any WallClock,
-        logger: Logger, writer: WriterLane, readers: ReaderPool,
+        logger: Logger, writer: WriterLane, readers: ReaderPool, earlierRun: EarlierRun, lock: StoreLock,
         availabilityGeneration: StoreGeneration, sessionsGeneration: StoreGeneration
     ) {
+        self.earlierRun = earlierRun
+        self.lock = lock
         self.availabilityGeneration = availabilityGeneration
         self.sessionsGeneration = sessionsGeneration
         self.configuration = configuration
@@ -118,6 +124,7 @@ public final class PortalStore: Sendable {
                 .invalidConfiguration, "The checkpoint threshold must be at least one frame.",
                 field: "checkpoint_frames")
         }
+        let lock = try StoreLock(databasePath: configuration.path)
         // Opening does file I/O; do it off the caller's thread like all else.
         let connections = try await withCheckedThrowingContinuation {
             (continuation: CheckedContinuation<Connections, any Error>) in
@@ -148,6 +155,7 @@ public final class PortalStore: Sendable {
                     if changes.contains(.sessions) { sessionsGeneration.advance() }
                 }),
             readers: ReaderPool(connections: connections.readers),
+            earlierRun: connections.earlierRun, lock: lock,
             availabilityGeneration: availabilityGeneration, sessionsGeneration: sessionsGeneration)
     }
 
@@ -156,6 +164,7 @@ public final class PortalStore: Sendable {
     public func close() async {
         readers.close()
         await writer.close()
+        lock.release()
         logger.info("store closed", metadata: ["path": "\(configuration.path)"])
     }
 
@@ -170,9 +179,20 @@ public final class PortalStore: Sendable {
         try await readers.perform { db in Int(try db.integer("PRAGMA user_version") ?? 0) }
     }
 
+    /// The last hold and outbox row an earlier run wrote (ids only grow:
+    /// `AUTOINCREMENT`), read at open before this process writes any. Start-up
+    /// repair uses them instead of a time: a row this process writes in the
+    /// second it starts must never be mistaken for one an earlier run left
+    /// (the outbox worker's repair would run it next to its own attempt).
+    struct EarlierRun: Sendable {
+        var lastHoldID: Int64 = 0
+        var lastOutboxID: Int64 = 0
+    }
+
     private struct Connections {
         var writer: SQLiteConnection
         var readers: [SQLiteConnection]
+        var earlierRun = EarlierRun()
         /// `nil` when the log cannot be synced apart (not in WAL mode): the
         /// writer then keeps `synchronous = FULL`.
         var sync: WALSync?
@@ -209,6 +229,9 @@ public final class PortalStore: Sendable {
                 PRAGMA temp_store = MEMORY;
                 """)
             try Migrations.migrate(writer, logger: logger)
+            let earlierRun = EarlierRun(
+                lastHoldID: try writer.integer("SELECT coalesce(max(hold_id), 0) FROM holds") ?? 0,
+                lastOutboxID: try writer.integer("SELECT coalesce(max(outbox_id), 0) FROM outbox") ?? 0)
 
             var readers: [SQLiteConnection] = []
             for _ in 0..<configuration.readerCount {
@@ -224,7 +247,7 @@ public final class PortalStore: Sendable {
             guard mode.lowercased() == "wal", let walPath = writer.walPath,
                 let sync = WALSync(walPath: walPath, logger: logger)
             else {
-                return Connections(writer: writer, readers: readers)
+                return Connections(writer: writer, readers: readers, earlierRun: earlierRun)
             }
             let checkpointConnection = try SQLiteConnection(
                 path: configuration.path, busyTimeoutMilliseconds: configuration.busyTimeoutMilliseconds)
@@ -234,7 +257,7 @@ public final class PortalStore: Sendable {
             try writer.execute(script: "PRAGMA synchronous = NORMAL")
             try writer.trackWALFrames()
             return Connections(
-                writer: writer, readers: readers, sync: sync,
+                writer: writer, readers: readers, earlierRun: earlierRun, sync: sync,
                 checkpointer: Checkpointer(
                     connection: checkpointConnection, threshold: configuration.checkpointFrames, logger: logger))
         } catch {

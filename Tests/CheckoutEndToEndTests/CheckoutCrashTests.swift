@@ -113,6 +113,37 @@ final class CheckoutCrashTests: XCTestCase {
 
     // MARK: Helpers
 
+    /// Start-up repair takes over what an earlier run left, leases
+    /// notwithstanding — right only if that run is gone. A second portald on
+    /// the same database is refused before it repairs or serves anything.
+    func testASecondPortaldOnTheSameDatabaseIsRefusedAndTheFirstServesOn() async throws {
+        let directory = FileManager.default.temporaryDirectory
+            .appendingPathComponent("portal-second-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let arguments = ["--db", directory.appendingPathComponent("portal.sqlite").path, "--admin-key", Self.adminKey]
+        let first = try PortaldProcess.start(arguments: arguments, logURL: directory.appendingPathComponent("first.log"))
+        defer { first.kill() }
+
+        do {
+            let second = try PortaldProcess.start(
+                arguments: arguments, logURL: directory.appendingPathComponent("second.log"))
+            second.kill()
+            XCTFail("a second portald started on the same database")
+        } catch let failure as PortaldFailure {
+            XCTAssertTrue(failure.description.contains("DATABASE_IN_USE"), failure.description)
+        }
+
+        let admin = client(port: first.port, token: Self.adminKey, group: MultiThreadedEventLoopGroup.singleton)
+        let health = try await admin.call(HealthMethods.check, HealthCheckRequest())
+        XCTAssertEqual(health.status, .serving)
+        await admin.shutdown()
+        XCTAssertTrue(first.terminate())
+        // Once the first has stopped, the database opens again.
+        let next = try PortaldProcess.start(arguments: arguments, logURL: directory.appendingPathComponent("next.log"))
+        XCTAssertTrue(next.terminate())
+    }
+
     private func client(port: Int, token: String, group: any EventLoopGroup) -> PortalClient {
         client(port: port, token: Credentials.bearer(token), group: group)
     }

@@ -186,19 +186,42 @@ final class CheckoutStoreTests: XCTestCase {
     func testStartUpRepairReleasesHoldsLeftWithoutAPaymentIntentByAnEarlierRun() async throws {
         let client = try await fixture.client()
         let interrupted = try await fixture.hold(client, block, "walk").hold
-        let startedAt = fixture.clock.now.adding(seconds: 1)
-        fixture.clock.advance(bySeconds: 2)
+        // A new run starts in the same second: what it takes itself, even
+        // then, is not the earlier run's.
+        try await fixture.reopen()
         let other = try await fixture.client("Other")
         try await fixture.capacity(block, "walk", 2)
         _ = try await fixture.hold(other, block, "walk")
 
-        let released = try await fixture.store.releaseInterruptedCheckouts(takenBefore: startedAt)
+        let released = try await fixture.store.releaseInterruptedCheckouts()
         XCTAssertEqual(released, 1)
         let record = try await fixture.store.checkoutHold(interrupted.token, of: client)
         XCTAssertEqual(record.hold.state, .cancelled)
         XCTAssertEqual(record.endReason, .interrupted)
         let usage = try await fixture.usage(block, "walk")
-        XCTAssertEqual(usage.held, 1, "the hold taken after the start stays")
+        XCTAssertEqual(usage.held, 1, "the hold this run took stays")
+    }
+
+    func testStartUpRepairTakesOnlyOutboxRowsAnEarlierRunLeft() async throws {
+        let client = try await fixture.client()
+        try await fixture.capacity(block, "walk", 3)
+        let left = try await paidHold(client, pi: "pi_1")
+        guard case .booked(_, let leftCapture?) = try await fixture.store.settlePaidHold(
+            left.token, of: client, payment: payment("pi_1"), actor: "client", claimingCaptureForSeconds: 60)
+        else { return XCTFail("not booked") }
+        // The process dies mid-capture; the next one starts in the same second
+        // and books another payment, its capture under its own lease.
+        try await fixture.reopen()
+        let other = try await fixture.client("Other")
+        let ours = try await paidHold(other, pi: "pi_2")
+        guard case .booked(_, let ourCapture?) = try await fixture.store.settlePaidHold(
+            ours.token, of: other, payment: payment("pi_2"), actor: "client", claimingCaptureForSeconds: 60)
+        else { return XCTFail("not booked") }
+
+        let repair = try await fixture.store.pendingPaymentCommands(dueOnly: false, leftByEarlierRun: true)
+        XCTAssertEqual(repair.map(\.id), [leftCapture.id], "only the earlier run's row, never one this run is attempting")
+        let all = try await fixture.store.pendingPaymentCommands(dueOnly: false)
+        XCTAssertEqual(Set(all.map(\.id)), [leftCapture.id, ourCapture.id])
     }
 
     // MARK: StartCheckout in one write (pre-check, then the paid hold)

@@ -36,6 +36,20 @@ final class StoreLifecycleTests: XCTestCase {
         XCTAssertEqual(services.map(\.code.rawValue), ["walk"])
     }
 
+    func testOneStoreAtATimeRunsOverADatabaseFile() async throws {
+        await assertPortalError(.failedPrecondition, .databaseInUse) {
+            try await PortalStore.open(
+                configuration: .init(path: self.fixture.path), calendar: self.fixture.calendar,
+                clock: self.fixture.clock)
+        }
+        // The refused open changed nothing; the first store works on, and
+        // once it is closed the file can be opened again.
+        try await fixture.service("walk", minutes: 60)
+        try await fixture.reopen()
+        let services = try await fixture.store.listServices()
+        XCTAssertEqual(services.map(\.code.rawValue), ["walk"])
+    }
+
     func testRefusesADatabaseFromANewerSchema() async throws {
         await fixture.store.close()
         let db = try SQLiteConnection(path: fixture.path, busyTimeoutMilliseconds: 1000)
