@@ -83,7 +83,14 @@ enum PortalServerAssembly {
                 store: store, gateway: $0, configuration: checkoutConfiguration,
                 logger: Logger(label: "portal.checkout"))
         }
-        if checkout == nil {
+        if let checkout {
+            logger.info(
+                "Checkout ready",
+                metadata: [
+                    "payments": "\(configuration.payments)", "hold_minutes": "\(configuration.holdMinutes)",
+                    "hold_grace_seconds": "\(checkout.configuration.holdGraceSeconds)",
+                ])
+        } else {
             logger.warning(
                 "No payment provider configured: checkout answers PAYMENTS_NOT_CONFIGURED. Give --stripe-api-key (or --payments simulated for a demo).")
         }
