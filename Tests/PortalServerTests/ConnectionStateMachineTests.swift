@@ -148,6 +148,30 @@ final class ConnectionStateMachineTests: XCTestCase {
         XCTAssertEqual(machine.frameTimerFired(now: later + frameTimeout), .close(.frameTimeout(frameTimeout)))
     }
 
+    func testTheFrameClockStopsWhileTheServerHoldsOffReading() {
+        var machine = machine()
+        _ = machine.readBurstCompleted(now: start, completedFrames: true, hasPartialFrame: true)
+        // The peer stops reading its answers: the server stops reading too,
+        // half-way through a frame that cannot arrive until it resumes.
+        XCTAssertFalse(machine.writabilityChanged(isWritable: false, now: start + .seconds(1)))
+        XCTAssertFalse(machine.readRequested())
+        XCTAssertEqual(
+            machine.frameTimerFired(now: start + frameTimeout), .scheduleCheck(start + frameTimeout + frameTimeout))
+        XCTAssertFalse(machine.isClosing, "a slow reader is not a slowloris")
+        // Reading resumes at 15 s: the frame gets a whole timeout from then.
+        let resumed = start + .seconds(15)
+        XCTAssertTrue(machine.writabilityChanged(isWritable: true, now: resumed))
+        XCTAssertEqual(machine.frameTimerFired(now: start + frameTimeout + frameTimeout), .scheduleCheck(resumed + frameTimeout))
+        XCTAssertEqual(machine.frameTimerFired(now: resumed + frameTimeout), .close(.frameTimeout(frameTimeout)))
+    }
+
+    func testAPeerThatNeverReadsItsAnswersMeetsTheIdleTimeout() {
+        var machine = machine()
+        _ = machine.readBurstCompleted(now: start, completedFrames: true, hasPartialFrame: true)
+        _ = machine.writabilityChanged(isWritable: false, now: start)
+        XCTAssertEqual(machine.idleTimerFired(now: start + idle), .close(.idleTimeout(idle)))
+    }
+
     // MARK: Idle timer
 
     func testIdleConnectionIsClosedAtTheIdleTimeout() {
@@ -186,25 +210,25 @@ final class ConnectionStateMachineTests: XCTestCase {
     func testReadsAreHeldWhileNotWritableAndResumedOnce() {
         var machine = machine()
         XCTAssertTrue(machine.readRequested())
-        XCTAssertFalse(machine.writabilityChanged(isWritable: false))
+        XCTAssertFalse(machine.writabilityChanged(isWritable: false, now: start))
         XCTAssertFalse(machine.readRequested())
-        XCTAssertTrue(machine.writabilityChanged(isWritable: true))
+        XCTAssertTrue(machine.writabilityChanged(isWritable: true, now: start))
         // Only one held read is released.
-        XCTAssertFalse(machine.writabilityChanged(isWritable: true))
+        XCTAssertFalse(machine.writabilityChanged(isWritable: true, now: start))
         XCTAssertTrue(machine.readRequested())
     }
 
     func testWritableAgainWithoutAHeldReadIssuesNothing() {
         var machine = machine()
-        _ = machine.writabilityChanged(isWritable: false)
-        XCTAssertFalse(machine.writabilityChanged(isWritable: true))
+        _ = machine.writabilityChanged(isWritable: false, now: start)
+        XCTAssertFalse(machine.writabilityChanged(isWritable: true, now: start))
     }
 
     func testHeldReadIsNotReleasedAfterClose() {
         var machine = machine()
-        _ = machine.writabilityChanged(isWritable: false)
+        _ = machine.writabilityChanged(isWritable: false, now: start)
         _ = machine.readRequested()
         machine.channelClosed()
-        XCTAssertFalse(machine.writabilityChanged(isWritable: true))
+        XCTAssertFalse(machine.writabilityChanged(isWritable: true, now: start))
     }
 }

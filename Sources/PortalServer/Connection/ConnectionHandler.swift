@@ -338,7 +338,7 @@ package final class ConnectionHandler: ChannelDuplexHandler {
     }
 
     package func channelWritabilityChanged(context: ChannelHandlerContext) {
-        if machine.writabilityChanged(isWritable: context.channel.isWritable) {
+        if machine.writabilityChanged(isWritable: context.channel.isWritable, now: .now()) {
             context.read()
         }
         context.fireChannelWritabilityChanged()

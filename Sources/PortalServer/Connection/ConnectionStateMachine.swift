@@ -255,9 +255,19 @@ package struct ConnectionStateMachine: Sendable {
     }
 
     /// The frame-timer check scheduled earlier is due.
+    ///
+    /// While the server itself holds off reading (the peer does not read its
+    /// answers: backpressure), the rest of a frame cannot arrive, so the
+    /// frame's clock does not run: it starts again when reading resumes
+    /// (``writabilityChanged(isWritable:now:)``). A slow reader is not a
+    /// slowloris; one that stays away long enough meets the idle timeout.
     package mutating func frameTimerFired(now: NIODeadline) -> TimerAction {
         frameCheckScheduled = false
         guard !isClosing, let since = partialFrameSince else { return .none }
+        if !isWritable {
+            frameCheckScheduled = true
+            return .scheduleCheck(now + configuration.frameTimeout)
+        }
         let due = since + configuration.frameTimeout
         if due <= now {
             return close(.frameTimeout(configuration.frameTimeout))
@@ -269,8 +279,9 @@ package struct ConnectionStateMachine: Sendable {
     /// The idle-timer check scheduled earlier is due.
     package mutating func idleTimerFired(now: NIODeadline) -> TimerAction {
         guard !isClosing else { return .none }
-        // Busy connections are not idle; a partial frame is the frame timer's business.
-        if !inFlight.isEmpty || partialFrameSince != nil {
+        // Busy connections are not idle; a partial frame is the frame timer's
+        // business — unless reading is held for the peer's unread answers.
+        if !inFlight.isEmpty || (partialFrameSince != nil && isWritable) {
             return .scheduleCheck(now + configuration.idleTimeout)
         }
         let due = lastActivity + configuration.idleTimeout
@@ -329,9 +340,11 @@ package struct ConnectionStateMachine: Sendable {
         return false
     }
 
-    /// The channel's writability changed. Returns true when a held read must
-    /// be issued now.
-    package mutating func writabilityChanged(isWritable: Bool) -> Bool {
+    /// The channel's writability changed at `now`. Returns true when a held
+    /// read must be issued now. Reading resumes with a whole frame timeout
+    /// for a frame left incomplete while it was held.
+    package mutating func writabilityChanged(isWritable: Bool, now: NIODeadline) -> Bool {
+        if isWritable, !self.isWritable, partialFrameSince != nil { partialFrameSince = now }
         self.isWritable = isWritable
         guard isWritable, readPending, !isClosing else { return false }
         readPending = false
