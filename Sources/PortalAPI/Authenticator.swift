@@ -104,6 +104,8 @@ public struct Authenticator: Sendable {
 
     private static func token(of context: RequestContext) throws -> String {
         guard let token = context.bearerToken else {
+            // Present but not `Bearer <token>`: wrong credentials, not none.
+            if context.metadata[MetadataKey.authorization] != nil { throw invalidCredentials }
             throw RPCError(
                 code: .unauthenticated, reason: .missingCredentials,
                 message: "Missing credentials: send authorization = Bearer <token> in the metadata.")

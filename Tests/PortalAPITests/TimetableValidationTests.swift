@@ -206,6 +206,17 @@ final class TimetableValidationTests: XCTestCase {
             XCTAssertEqual(wrong?.reason, .invalidCredentials)
             XCTAssertFalse(wrong?.message.contains(APITestServer.adminKey) ?? true)
 
+            // An authorization entry that is not `Bearer <token>` is wrong
+            // credentials, not missing ones.
+            for malformed in ["bearer " + APITestServer.adminKey, APITestServer.adminKey, "Basic abc"] {
+                let refused = await expectRPCError {
+                    try await anonymous.call(
+                        AdminMethods.getDay, GetDayRequest(date: "2025-10-08"), metadata: ["authorization": malformed])
+                }
+                XCTAssertEqual(refused?.code, .unauthenticated)
+                XCTAssertEqual(refused?.reason, .invalidCredentials, malformed.prefix(6) + "…")
+            }
+
             let day = try await service.admin.call(AdminMethods.getDay, GetDayRequest(date: "2025-10-08"))
             XCTAssertEqual(day.blocks, [], "a refused CreateBlock wrote nothing")
         }
