@@ -53,7 +53,7 @@ extension PortalStore {
             }
             if times != old.times, try Query.isInUse(db, block: id, now: now) {
                 throw PortalError.blockInUse(
-                    id, "The times of block \(id) cannot change while it has bookings or active holds.")
+                    id, "The times of block \(id) cannot change while it has bookings or active holds (an expired hold counts until its payment is settled).")
             }
             let new = TimetableBlock(id: id, date: old.date, times: times, label: label ?? old.label)
             guard new != old else { return old }
@@ -85,7 +85,7 @@ extension PortalStore {
             _ = try Query.block(db, id)
             if try Query.isInUse(db, block: id, now: now) {
                 throw PortalError.blockInUse(
-                    id, "Block \(id) has bookings or active holds and cannot be deleted.")
+                    id, "Block \(id) has bookings or active holds (an expired hold counts until its payment is settled) and cannot be deleted.")
             }
             try Self.removeBlock(db, id, now: now, event: "block.deleted")
         }
@@ -133,7 +133,7 @@ extension PortalStore {
             if try Query.isInUse(db, block: block, service: service, now: now) {
                 throw PortalError.failedPrecondition(
                     .capacityInUse,
-                    "The service \"\(service)\" has bookings or active holds in block \(block).",
+                    "The service \"\(service)\" has bookings or active holds in block \(block) (an expired hold counts until its payment is settled).",
                     details: ["block_id": "\(block)", "service_code": service.rawValue])
             }
             try db.run(
@@ -232,7 +232,7 @@ extension PortalStore {
                     guard try Query.isInUse(db, block: block.id, now: now) else { continue }
                     throw PortalError.blockInUse(
                         block.id,
-                        "Block \(block.id) on \(target) has bookings or active holds; nothing was replaced.")
+                        "Block \(block.id) on \(target) has bookings or active holds (an expired hold counts until its payment is settled); nothing was replaced.")
                 }
                 for block in targetBlocks {
                     try Self.removeBlock(db, block.id, now: now, event: "block.replaced")

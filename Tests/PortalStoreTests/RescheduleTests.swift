@@ -33,11 +33,11 @@ final class RescheduleTests: XCTestCase {
     }
 
     private func assertRefused<T>(
-        _ kind: PortalError.Kind, _ reason: PortalError.Reason,
+        _ kind: PortalError.Kind, _ reason: PortalError.Reason, field: String? = nil,
         file: StaticString = #filePath, line: UInt = #line, _ body: @escaping () async throws -> T
     ) async throws {
         let before = try fixture.snapshot()
-        await assertPortalError(kind, reason, file: file, line: line, body)
+        await assertPortalError(kind, reason, field: field, file: file, line: line, body)
         XCTAssertEqual(try fixture.snapshot(), before, "the database changed", file: file, line: line)
     }
 
@@ -123,7 +123,7 @@ final class RescheduleTests: XCTestCase {
         try await assertRefused(.failedPrecondition, .serviceNotOffered) {
             try await self.store.rescheduleBooking(booking.id, to: daycareOnly.id, for: self.client)
         }
-        try await assertRefused(.notFound, .blockNotFound) {
+        try await assertRefused(.notFound, .blockNotFound, field: "new_block_id") {
             try await self.store.rescheduleBooking(booking.id, to: BlockID(rawValue: 999), for: self.client)
         }
         // Fill the afternoon: one booking and one active hold (holds count).
