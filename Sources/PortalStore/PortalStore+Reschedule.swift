@@ -57,14 +57,7 @@ extension PortalStore {
                     .blockStarted, "Booking \(bookingID) has already started.",
                     details: ["booking_id": "\(bookingID)"])
             }
-            let block: TimetableBlock
-            do {
-                block = try Query.block(db, newBlockID)
-            } catch var missing as PortalError where missing.reason == .blockNotFound {
-                // The request names it `new_block_id`.
-                missing.details["field"] = "new_block_id"
-                throw missing
-            }
+            let block = try Query.block(db, newBlockID, field: "new_block_id")
             guard let usage = try Query.usage(db, block: newBlockID, service: booking.service, now: now)
             else { throw PortalError.serviceNotOffered(booking.service, in: newBlockID) }
             guard !calendar.hasStarted(block.date, at: block.startTime, now: now) else {

@@ -53,7 +53,7 @@ extension PortalStore {
             }
             if times != old.times, try Query.isInUse(db, block: id, now: now) {
                 throw PortalError.blockInUse(
-                    id, "The times of block \(id) cannot change while it has bookings or active holds (an expired hold counts until its payment is settled).")
+                    id, "The times of block \(id) cannot change while it has \(Self.inUseBy).")
             }
             let new = TimetableBlock(id: id, date: old.date, times: times, label: label ?? old.label)
             guard new != old else { return old }
@@ -85,7 +85,7 @@ extension PortalStore {
             _ = try Query.block(db, id)
             if try Query.isInUse(db, block: id, now: now) {
                 throw PortalError.blockInUse(
-                    id, "Block \(id) has bookings or active holds (an expired hold counts until its payment is settled) and cannot be deleted.")
+                    id, "Block \(id) has \(Self.inUseBy) and cannot be deleted.")
             }
             try Self.removeBlock(db, id, now: now, event: "block.deleted")
         }
@@ -133,7 +133,7 @@ extension PortalStore {
             if try Query.isInUse(db, block: block, service: service, now: now) {
                 throw PortalError.failedPrecondition(
                     .capacityInUse,
-                    "The service \"\(service)\" has bookings or active holds in block \(block) (an expired hold counts until its payment is settled).",
+                    "The service \"\(service)\" has \(Self.inUseBy) in block \(block).",
                     details: ["block_id": "\(block)", "service_code": service.rawValue])
             }
             try db.run(
@@ -232,7 +232,7 @@ extension PortalStore {
                     guard try Query.isInUse(db, block: block.id, now: now) else { continue }
                     throw PortalError.blockInUse(
                         block.id,
-                        "Block \(block.id) on \(target) has bookings or active holds (an expired hold counts until its payment is settled); nothing was replaced.")
+                        "Block \(block.id) on \(target) has \(Self.inUseBy); nothing was replaced.")
                 }
                 for block in targetBlocks {
                     try Self.removeBlock(db, block.id, now: now, event: "block.replaced")
@@ -318,6 +318,12 @@ extension PortalStore {
         try db.run("DELETE FROM blocks WHERE block_id = ?", [.integer(id.rawValue)])
         try AuditLog.append(db, entity: "block", id: id.rawValue, event: event, at: now)
     }
+}
+
+extension PortalStore {
+    /// What keeps a block (or a service's capacity in it) as it is, as the
+    /// refusals say it (``Query/isInUse(_:block:service:now:)``).
+    static let inUseBy = "bookings or active holds (an expired hold counts until its payment is settled)"
 }
 
 extension PortalError {

@@ -89,12 +89,14 @@ enum Query {
 
     // MARK: Loading with precise errors
 
-    static func block(_ db: SQLiteConnection, _ id: BlockID) throws -> TimetableBlock {
+    /// The block `id`; `BLOCK_NOT_FOUND` naming `field` (the request's name
+    /// for it) when there is none.
+    static func block(_ db: SQLiteConnection, _ id: BlockID, field: String = "block_id") throws -> TimetableBlock {
         guard
             let block = try db.row(
                 "SELECT \(StoredRow.blockColumns) FROM blocks b WHERE b.block_id = ?",
                 [.integer(id.rawValue)], { try StoredRow.block($0) })
-        else { throw PortalError.blockNotFound(id) }
+        else { throw PortalError.blockNotFound(id, field: field) }
         return block
     }
 
@@ -160,8 +162,8 @@ enum Query {
 }
 
 extension PortalError {
-    static func blockNotFound(_ id: BlockID) -> PortalError {
-        .notFound(.blockNotFound, "Block \(id) does not exist.", details: ["field": "block_id", "block_id": "\(id)"])
+    static func blockNotFound(_ id: BlockID, field: String = "block_id") -> PortalError {
+        .notFound(.blockNotFound, "Block \(id) does not exist.", details: ["field": field, "block_id": "\(id)"])
     }
 
     static func unknownService(_ code: ServiceCode) -> PortalError {
