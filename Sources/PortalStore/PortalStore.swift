@@ -43,6 +43,10 @@ public final class PortalStore: Sendable {
         /// checkpoint copies them back into the database file. Default:
         /// ``defaultCheckpointFrames``.
         public var checkpointFrames: Int
+        /// Seconds without a write after which the write-ahead log's file,
+        /// which keeps the size of its longest run, is truncated.
+        /// Default: 10.
+        public var idleCheckpointSeconds: Double
 
         /// 16,384 frames: 64 MiB of 4-KiB pages (see ``Checkpointer``).
         public static let defaultCheckpointFrames = 16_384
@@ -50,13 +54,15 @@ public final class PortalStore: Sendable {
         /// A configuration for the database at `path` with the defaults.
         public init(
             path: String, holdLifetimeSeconds: Int64 = 600, readerCount: Int = 2,
-            busyTimeoutMilliseconds: Int32 = 5000, checkpointFrames: Int = defaultCheckpointFrames
+            busyTimeoutMilliseconds: Int32 = 5000, checkpointFrames: Int = defaultCheckpointFrames,
+            idleCheckpointSeconds: Double = 10
         ) {
             self.path = path
             self.holdLifetimeSeconds = holdLifetimeSeconds
             self.readerCount = readerCount
             self.busyTimeoutMilliseconds = busyTimeoutMilliseconds
             self.checkpointFrames = checkpointFrames
+            self.idleCheckpointSeconds = idleCheckpointSeconds
         }
     }
 
@@ -118,6 +124,11 @@ public final class PortalStore: Sendable {
             throw PortalError.invalidArgument(
                 .invalidConfiguration, "The store needs at least one reader connection.",
                 field: "reader_count")
+        }
+        guard configuration.idleCheckpointSeconds > 0 else {
+            throw PortalError.invalidArgument(
+                .invalidConfiguration, "The idle time before truncating the log must be positive.",
+                field: "idle_checkpoint_seconds")
         }
         guard configuration.checkpointFrames >= 1 else {
             throw PortalError.invalidArgument(
@@ -249,8 +260,10 @@ public final class PortalStore: Sendable {
             else {
                 return Connections(writer: writer, readers: readers, earlierRun: earlierRun)
             }
+            // Passive checkpoints never wait; the idle truncation waits at
+            // most this long for readers while holding writers off.
             let checkpointConnection = try SQLiteConnection(
-                path: configuration.path, busyTimeoutMilliseconds: configuration.busyTimeoutMilliseconds)
+                path: configuration.path, busyTimeoutMilliseconds: 100)
             // A checkpoint syncs the log before copying it back and the
             // database file after.
             try checkpointConnection.execute(script: "PRAGMA synchronous = FULL")
@@ -259,7 +272,8 @@ public final class PortalStore: Sendable {
             return Connections(
                 writer: writer, readers: readers, earlierRun: earlierRun, sync: sync,
                 checkpointer: Checkpointer(
-                    connection: checkpointConnection, threshold: configuration.checkpointFrames, logger: logger))
+                    connection: checkpointConnection, threshold: configuration.checkpointFrames,
+                    idleSeconds: configuration.idleCheckpointSeconds, logger: logger))
         } catch {
             writer.close()
             throw error

@@ -19,7 +19,8 @@ final class StoreFixture: @unchecked Sendable {
 
     static func make(
         timeZone: String = "Europe/London", now: Instant = defaultNow, holdLifetimeSeconds: Int64 = 600,
-        checkpointFrames: Int = PortalStore.Configuration.defaultCheckpointFrames
+        checkpointFrames: Int = PortalStore.Configuration.defaultCheckpointFrames,
+        idleCheckpointSeconds: Double = 10
     ) async throws -> StoreFixture {
         let directory = FileManager.default.temporaryDirectory
             .appendingPathComponent("portal-store-tests-\(UUID().uuidString)")
@@ -29,7 +30,8 @@ final class StoreFixture: @unchecked Sendable {
         let calendar = try BusinessCalendar(timeZoneIdentifier: timeZone)
         let store = try await PortalStore.open(
             configuration: .init(
-                path: path, holdLifetimeSeconds: holdLifetimeSeconds, checkpointFrames: checkpointFrames),
+                path: path, holdLifetimeSeconds: holdLifetimeSeconds, checkpointFrames: checkpointFrames,
+                idleCheckpointSeconds: idleCheckpointSeconds),
             calendar: calendar, clock: clock, logger: Logger(label: "test.store"))
         return StoreFixture(
             directory: directory, path: path, clock: clock, calendar: calendar,

@@ -134,4 +134,49 @@ final class WALDurabilityTests: XCTestCase {
         }
         await fixture.tearDown()
     }
+
+    func testTheLogFileIsTruncatedOnceTheWriterIsIdle() async throws {
+        // One burst of 3,000 pages through a 256-frame threshold: the log
+        // file grows to ≈ 12 MiB and, once the log restarts, keeps that size.
+        let fixture = try await StoreFixture.make(checkpointFrames: 256, idleCheckpointSeconds: 0.2)
+        do {
+            let writer = fixture.store.writer
+            try await writer.perform(changes: []) { db, _ in
+                try db.run("CREATE TABLE scratch (payload BLOB NOT NULL)")
+                try db.run(
+                    """
+                    WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 3000)
+                    INSERT INTO scratch SELECT randomblob(4000) FROM n
+                    """)
+            }
+            let walPath = fixture.path + "-wal"
+            func logSize() throws -> Int64 {
+                try FileManager.default.attributesOfItem(atPath: walPath)[.size] as? Int64 ?? 0
+            }
+            let afterBurst = try logSize()
+            XCTAssertGreaterThan(afterBurst, Int64(2000 * 4096), "the burst went through the log")
+            // Idle: within a few idle periods the file is cut to nothing.
+            var size = afterBurst
+            for _ in 0..<100 where size > 0 {
+                try await Task.sleep(nanoseconds: 100_000_000)
+                size = try logSize()
+            }
+            XCTAssertEqual(size, 0, "the idle log file is truncated (was \(afterBurst) bytes)")
+            // Nothing was lost, and writing goes on as before.
+            let rows = try await writer.perform(changes: []) { db, _ in
+                try db.run("INSERT INTO scratch VALUES (x'00')")
+                return try db.integer("SELECT count(*) FROM scratch")
+            }
+            XCTAssertEqual(rows, 3001)
+            try await fixture.reopen()
+            let reopened = try await fixture.store.writer.perform(changes: []) { db, _ in
+                try db.integer("SELECT count(*) FROM scratch WHERE length(payload) = 4000")
+            }
+            XCTAssertEqual(reopened, 3000)
+        } catch {
+            await fixture.tearDown()
+            throw error
+        }
+        await fixture.tearDown()
+    }
 }

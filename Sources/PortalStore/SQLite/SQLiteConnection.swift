@@ -87,6 +87,19 @@ package final class SQLiteConnection: @unchecked Sendable {
     /// Prepared statements by SQL text. Only static SQL from this module is
     /// ever prepared, so the cache is bounded by the number of queries.
     private var statementCache: [String: OpaquePointer] = [:]
+    /// Runs a truncating checkpoint: copies the whole write-ahead log into
+    /// the database and cuts the log file to zero bytes. It waits (up to the
+    /// busy timeout) for the writer and for readers of older snapshots, and
+    /// blocks writers while it runs. Returns whether it completed
+    /// (`false`: someone was still busy; nothing is lost, the log stays).
+    package func truncatingCheckpoint() throws -> Bool {
+        let db = try open()
+        let rc = sqlite3_wal_checkpoint_v2(db, nil, SQLITE_CHECKPOINT_TRUNCATE, nil, nil)
+        if rc == SQLITE_BUSY { return false }
+        guard rc == SQLITE_OK else { throw error(rc, "checkpoint") }
+        return true
+    }
+
     /// Frames in the write-ahead log after this connection's last commit,
     /// once ``trackWALFrames()`` was called (written by SQLite's WAL hook).
     private var walFrames: UnsafeMutablePointer<Int32>?
