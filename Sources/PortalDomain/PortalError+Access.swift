@@ -72,13 +72,25 @@ extension PortalError {
             details: ["retry_after_seconds": String(retryAfterSeconds)])
     }
 
-    /// A booking that does not exist or is not the caller's.
+    /// A booking that does not exist or is not the caller's, named by the
+    /// request's `booking_id`.
     public static func bookingNotFound(_ id: BookingID) -> PortalError {
-        .notFound(.bookingNotFound, "Booking \(id) does not exist.", details: ["booking_id": "\(id)"])
+        .notFound(
+            .bookingNotFound, "Booking \(id) does not exist.",
+            details: ["field": "booking_id", "booking_id": "\(id)"])
     }
 
-    /// A client that does not exist.
-    public static func clientNotFound(_ id: ClientID) -> PortalError {
-        .notFound(.clientNotFound, "Client \(id) does not exist.", details: ["client_id": "\(id)"])
+    /// A client that does not exist; `field` names the request field that
+    /// named it (none when it is the session's own client).
+    public static func clientNotFound(_ id: ClientID, field: String? = "client_id") -> PortalError {
+        var details = ["client_id": "\(id)"]
+        if let field { details["field"] = field }
+        return .notFound(.clientNotFound, "Client \(id) does not exist.", details: details)
+    }
+
+    /// A hold that does not exist or is not the caller's, named by the
+    /// request's `hold_token` (which the answer does not repeat).
+    public static var holdNotFound: PortalError {
+        .notFound(.holdNotFound, "No such hold.", details: ["field": "hold_token"])
     }
 }

@@ -487,7 +487,7 @@ extension PortalStore {
         -> (record: CheckoutHold, rowID: Int64)
     {
         guard let found = try findCheckoutHoldRow(db, token, of: client) else {
-            throw PortalError.notFound(.holdNotFound, "No such hold.")
+            throw PortalError.holdNotFound
         }
         return found
     }

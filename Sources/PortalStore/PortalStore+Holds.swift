@@ -61,7 +61,7 @@ extension PortalStore {
                     [.text(token.rawValue)], StoredRow.hold),
                 client == nil || hold.client == client
             else {
-                throw PortalError.notFound(.holdNotFound, "No such hold.")
+                throw PortalError.holdNotFound
             }
             return hold
         }

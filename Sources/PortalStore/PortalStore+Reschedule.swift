@@ -35,7 +35,7 @@ extension PortalStore {
                 let canReschedule = try db.row(
                     "SELECT can_self_reschedule FROM clients WHERE client_id = ?",
                     [.integer(client.rawValue)], { $0.bool(0) })
-            else { throw PortalError.clientNotFound(client) }
+            else { throw PortalError.clientNotFound(client, field: nil) }
             guard canReschedule else {
                 throw PortalError(
                     .permissionDenied, .rescheduleNotAllowed,

@@ -109,12 +109,10 @@ enum Query {
         return service
     }
 
+    /// The session's client must still exist.
     static func requireClient(_ db: SQLiteConnection, _ id: ClientID) throws {
         guard try db.integer("SELECT 1 FROM clients WHERE client_id = ?", [.integer(id.rawValue)]) != nil
-        else {
-            throw PortalError.notFound(
-                .clientNotFound, "Client \(id) does not exist.", details: ["client_id": "\(id)"])
-        }
+        else { throw PortalError.clientNotFound(id, field: nil) }
     }
 
     /// The blocks of a date with every capacity and its use, in start-time

@@ -317,7 +317,7 @@ struct ServiceSetCommand: AsyncParsableCommand {
     @Argument(help: "The service code, e.g. walk.") var code: String
     @Option(help: "Minutes one booking lasts (1-1440).") var duration: Int32
     @Option(help: "Price of one booking in minor units, e.g. 1500 for £15.00.") var price: Int64
-    @Option(help: "ISO 4217 currency code, e.g. gbp.") var currency: String
+    @Option(help: "ISO 4217 currency code, e.g. gbp (any case; sent lower-case, as the server requires).") var currency: String
     @Option(help: "Notes for staff.") var notes: String = ""
     @OptionGroup var global: GlobalOptions
 

@@ -252,8 +252,8 @@ final class CheckoutScenarioTests: XCTestCase {
             try await server.stripe.payAsBrowser(paymentIntentID: started.paymentIntentId)
 
             let before = try server.snapshot()
-            await assertRPCError(.notFound, "HOLD_NOT_FOUND") { try await mallory.finalize(started) }
-            await assertRPCError(.notFound, "HOLD_NOT_FOUND") { try await mallory.cancel(started) }
+            await assertRPCError(.notFound, "HOLD_NOT_FOUND", field: "hold_token") { try await mallory.finalize(started) }
+            await assertRPCError(.notFound, "HOLD_NOT_FOUND", field: "hold_token") { try await mallory.cancel(started) }
             XCTAssertEqual(try server.snapshot(), before)
             await assertEqual(try await server.paymentIntent(started.paymentIntentId).status, .requiresCapture)
             await assertTrue(try await mallory.myBookings().isEmpty)

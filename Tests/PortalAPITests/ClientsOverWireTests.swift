@@ -68,11 +68,11 @@ final class ClientsOverWireTests: XCTestCase {
                 }, .invalidArgument, "INVALID_EMAIL", "email"),
                 ("update unknown", {
                     _ = try await admin.call(AdminMethods.updateClient, UpdateClientRequest(clientId: 999, name: "X"))
-                }, .notFound, "CLIENT_NOT_FOUND", nil),
+                }, .notFound, "CLIENT_NOT_FOUND", "client_id"),
                 ("get zero id", { _ = try await admin.call(AdminMethods.getClient, GetClientRequest(clientId: 0)) },
                  .invalidArgument, "INVALID_ID", "client_id"),
                 ("get unknown", { _ = try await admin.call(AdminMethods.getClient, GetClientRequest(clientId: 999)) },
-                 .notFound, "CLIENT_NOT_FOUND", nil),
+                 .notFound, "CLIENT_NOT_FOUND", "client_id"),
                 ("negative page size", { _ = try await admin.call(AdminMethods.listClients, ListClientsRequest(pageSize: -1)) },
                  .invalidArgument, "INVALID_PAGE_SIZE", "page_size"),
                 ("forged page token", {
@@ -99,7 +99,7 @@ final class ClientsOverWireTests: XCTestCase {
                     _ = try await admin.call(
                         AdminMethods.createPortalLogin,
                         CreatePortalLoginRequest(clientId: 999, username: "ada", password: "long enough"))
-                }, .notFound, "CLIENT_NOT_FOUND", nil),
+                }, .notFound, "CLIENT_NOT_FOUND", "client_id"),
             ]
             for (name, call, code, reason, field) in cases {
                 let error = await expectRPCError(call)

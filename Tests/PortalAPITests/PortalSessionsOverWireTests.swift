@@ -266,6 +266,16 @@ final class PortalSessionsOverWireTests: XCTestCase {
                     credentials: .bearer(bobSession))
             }
             XCTAssertEqual(full?.reason.rawValue, "CAPACITY_FULL")
+            // Ada's booking is not Bob's: not found, naming the field.
+            let notBobs = await expectRPCError {
+                try await portal.call(
+                    PortalMethods.rescheduleBooking,
+                    RescheduleBookingRequest(bookingId: booking.id.rawValue, newBlockId: day.morning),
+                    credentials: .bearer(bobSession))
+            }
+            XCTAssertEqual(notBobs?.code, .notFound)
+            XCTAssertEqual(notBobs?.reason.rawValue, "BOOKING_NOT_FOUND")
+            XCTAssertEqual(notBobs?.details["field"], "booking_id")
             let badID = await expectRPCError {
                 try await portal.call(
                     PortalMethods.rescheduleBooking,

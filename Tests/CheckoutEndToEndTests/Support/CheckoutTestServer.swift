@@ -292,8 +292,8 @@ struct PortalSession: Sendable {
 
 /// Asserts that `body` fails with this status code and reason.
 func assertRPCError<T>(
-    _ code: StatusCode, _ reason: String, file: StaticString = #filePath, line: UInt = #line,
-    _ body: () async throws -> T
+    _ code: StatusCode, _ reason: String, field: String? = nil, file: StaticString = #filePath,
+    line: UInt = #line, _ body: () async throws -> T
 ) async {
     do {
         _ = try await body()
@@ -301,6 +301,7 @@ func assertRPCError<T>(
     } catch let error as RPCError {
         XCTAssertEqual(error.code, code, "\(error)", file: file, line: line)
         XCTAssertEqual(error.reason.rawValue, reason, "\(error)", file: file, line: line)
+        if let field { XCTAssertEqual(error.details["field"], field, "\(error)", file: file, line: line) }
     } catch {
         XCTFail("expected RPCError \(reason), got \(error)", file: file, line: line)
     }
