@@ -17,6 +17,15 @@ import ServiceLifecycle
 /// - anything else (never paid, declined, abandoned 3-D Secure, or not
 ///   matching the hold) → the hold expires and the PaymentIntent is cancelled.
 ///
+/// Before that, each round makes a **last call** on the active holds with a
+/// PaymentIntent that expire before the next round (within
+/// ``lastCallSeconds``): one already authorised and matching is booked
+/// while the hold still holds its slot, so a client who paid in time and
+/// closed the browser is never outbid during the grace by someone taking
+/// the slot the expired hold no longer counts in. Any other state is left
+/// alone (the client may still be confirming); such a hold is settled after
+/// its grace as above.
+///
 /// It runs once at start (start-up repair) and then every
 /// ``Checkout/Configuration/sweepInterval``.
 public struct CheckoutSweeper: Service {
@@ -31,6 +40,12 @@ public struct CheckoutSweeper: Service {
         public var released = 0
         /// Holds left for a later round.
         public var deferred = 0
+    }
+
+    /// How far ahead of expiry the last call looks: one round plus 5 s, so
+    /// that every hold meets it in one or two rounds before it expires.
+    var lastCallSeconds: Int64 {
+        checkout.configuration.sweepInterval.components.seconds + 5
     }
 
     init(checkout: Checkout, logger: Logger) {
@@ -72,10 +87,23 @@ public struct CheckoutSweeper: Service {
         }
     }
 
-    /// One round over every hold due for settlement at the store clock's now.
+    /// One round at the store clock's now: the last call on holds about to
+    /// expire, then every hold due for settlement.
     @discardableResult
     public func sweepOnce() async -> Report {
         var report = Report()
+        do {
+            let expiring = try await checkout.store.paidHoldsExpiringSoon(
+                withinSeconds: lastCallSeconds, limit: 200)
+            for record in expiring where !Task.isCancelled {
+                await bookIfPaid(record, into: &report)
+            }
+        } catch {
+            if !(error is CancellationError) {
+                logger.error("The sweeper could not read the holds", metadata: ["error": "\(error)"])
+            }
+            return report
+        }
         let holds: [CheckoutHold]
         do {
             holds = try await checkout.store.holdsAwaitingSettlement(
@@ -119,21 +147,42 @@ public struct CheckoutSweeper: Service {
                 await release(hold, reason: .paymentMismatch, into: &report)
                 return
             }
-            do {
-                let booking = try await checkout.settle(hold.token, of: nil, payment: verified, actor: "sweeper")
-                logger.notice("Booked an abandoned paid hold", metadata: meta.merging(["booking_id": "\(booking.id)"]) { $1 })
-                report.booked += 1
-            } catch let refusal as PortalError where refusal.kind != .unavailable && refusal.kind != .internal {
-                // Refused and released (no room), or settled meanwhile by the client.
-                report.released += 1
-            } catch {
-                logger.warning("The sweeper could not settle a paid hold", metadata: meta.merging(["error": "\(error)"]) { $1 })
-                report.deferred += 1
-            }
+            await book(hold, paidBy: verified, meta: meta, into: &report)
         case .processing:
             report.deferred += 1
         default:
             await release(hold, reason: .expiredUnpaid, into: &report)
+        }
+    }
+
+    /// The last call on a hold that has not expired yet: booked if its
+    /// payment is authorised and matches; otherwise left as it is (nothing
+    /// counted), for the client or a later round.
+    private func bookIfPaid(_ record: CheckoutHold, into report: inout Report) async {
+        let hold = record.hold
+        guard let paymentIntentID = hold.paymentIntentID,
+            let intent = try? await checkout.gateway.retrievePaymentIntent(id: paymentIntentID),
+            intent.status == .requiresCapture || intent.status == .succeeded,
+            let verified = try? PaymentVerification.verify(intent, for: hold)
+        else { return }
+        let meta: Logger.Metadata = ["payment_intent": "\(paymentIntentID)", "block_id": "\(hold.block)"]
+        await book(hold, paidBy: verified, meta: meta, into: &report)
+    }
+
+    /// Settles a paid hold exactly as `FinalizeCheckout` would.
+    private func book(
+        _ hold: CapacityHold, paidBy payment: VerifiedPayment, meta: Logger.Metadata, into report: inout Report
+    ) async {
+        do {
+            let booking = try await checkout.settle(hold.token, of: nil, payment: payment, actor: "sweeper")
+            logger.notice("Booked an abandoned paid hold", metadata: meta.merging(["booking_id": "\(booking.id)"]) { $1 })
+            report.booked += 1
+        } catch let refusal as PortalError where refusal.kind != .unavailable && refusal.kind != .internal {
+            // Refused and released (no room), or settled meanwhile by the client.
+            report.released += 1
+        } catch {
+            logger.warning("The sweeper could not settle a paid hold", metadata: meta.merging(["error": "\(error)"]) { $1 })
+            report.deferred += 1
         }
     }
 

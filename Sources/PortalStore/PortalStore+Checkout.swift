@@ -82,6 +82,27 @@ extension PortalStore {
         }
     }
 
+    /// Active holds with a PaymentIntent that expire within `seconds` of the
+    /// clock's now (and have not yet), soonest first: the sweeper's last
+    /// call, which books those already paid while they still hold their
+    /// slot.
+    public func paidHoldsExpiringSoon(withinSeconds seconds: Int64, limit: Int = 100) async throws
+        -> [CheckoutHold]
+    {
+        try await read { db, now in
+            try db.rows(
+                """
+                SELECT \(StoredRow.checkoutHoldColumns) FROM holds h
+                WHERE h.state = 'active' AND h.payment_intent_id IS NOT NULL
+                  AND h.expires_at > ?1 AND h.expires_at <= ?2
+                ORDER BY h.expires_at, h.hold_id
+                LIMIT ?3
+                """,
+                [.integer(now.unixSeconds), .integer(now.unixSeconds + seconds), .int(limit)],
+                StoredRow.checkoutHold)
+        }
+    }
+
     // MARK: StartCheckout
 
     /// The checks of ``createHold(for:block:service:)`` on `db`, writing

@@ -343,6 +343,48 @@ final class CheckoutScenarioTests: XCTestCase {
         }
     }
 
+    func testAHoldPaidInTimeIsBookedAtTheLastCallAndKeepsItsSlotThroughTheGrace() async throws {
+        try await CheckoutTestServer.with { server in
+            let blockID = try await server.seedMorningRun(capacity: 1)
+            let ann = try await server.signUp("Ann")
+            let bob = try await server.signUp("Bob")
+            let started = try await ann.startCheckout(block: blockID)
+            try await server.stripe.payAsBrowser(paymentIntentID: started.paymentIntentId)
+            // The browser closes. The round before the hold expires books it.
+            server.clock.advance(bySeconds: 600 - 10)
+            let report = await server.sweeper.sweepOnce()
+            XCTAssertEqual(report.booked, 1)
+            // Past the expiry, within the grace: the only slot is Ann's
+            // booking, not free for Bob.
+            server.clock.advance(bySeconds: 20)
+            await assertRPCError(.failedPrecondition, "CAPACITY_FULL") { try await bob.startCheckout(block: blockID) }
+
+            let bookings = try await ann.myBookings()
+            XCTAssertEqual(bookings.map(\.paymentIntentId), [started.paymentIntentId])
+            XCTAssertEqual(bookings.first?.paymentState, .captured)
+            await assertEqual(try await server.paymentIntent(started.paymentIntentId).status, .succeeded)
+            await assertEqual(try await ann.finalize(started).bookingId, bookings.first?.bookingId)
+        }
+    }
+
+    func testTheLastCallLeavesAnUnpaidHoldToItsClient() async throws {
+        try await CheckoutTestServer.with { server in
+            let blockID = try await server.seedMorningRun(capacity: 1)
+            let ann = try await server.signUp("Ann")
+            let started = try await ann.startCheckout(block: blockID)
+            server.clock.advance(bySeconds: 600 - 10)
+            let report = await server.sweeper.sweepOnce()
+            XCTAssertEqual([report.booked, report.released, report.deferred], [0, 0, 0])
+            await assertEqual(
+                try await server.paymentIntent(started.paymentIntentId).status, .requiresPaymentMethod)
+            // Still Ann's: she pays in the last seconds and finalizes.
+            try await server.stripe.payAsBrowser(paymentIntentID: started.paymentIntentId)
+            let booking = try await ann.finalize(started)
+            XCTAssertEqual(booking.paymentIntentId, started.paymentIntentId)
+            await assertEqual(try await server.paymentIntent(started.paymentIntentId).status, .succeeded)
+        }
+    }
+
     func testAnAbandonedUnpaidHoldIsCancelledByTheSweeper() async throws {
         try await CheckoutTestServer.with { server in
             let blockID = try await server.seedMorningRun()
