@@ -55,7 +55,8 @@ struct PortaldCommand: AsyncParsableCommand {
     @Option(
         help: """
             Seconds past a hold's shown expiry before the sweeper settles its payment (books it if paid, \
-            else cancels it). Env: PORTAL_HOLD_GRACE_SECONDS. Default: 60.
+            else cancels it); a hold found paid in the sweeper's last round before its expiry is booked \
+            then. Env: PORTAL_HOLD_GRACE_SECONDS. Default: 60.
             """)
     var holdGraceSeconds: Int?
 
