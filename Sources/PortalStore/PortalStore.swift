@@ -226,14 +226,14 @@ public final class PortalStore: Sendable {
             // synced on a thread of its own (below), the writer switches to
             // NORMAL and that thread's fsync, before any answer, takes the
             // place of the one inside COMMIT (see `WALSync`).
-            // temp_store = MEMORY: every write runs in its own savepoint
-            // inside a group's transaction (see `WriterLane`), and SQLite
-            // keeps each page's pre-image for that savepoint in a
-            // sub-journal — a temporary *file* once it passes 64 KiB, which
-            // a checkout's write does. Two thirds of the writer's write
-            // syscalls went there (112-120 per checkout pair, 36 without);
-            // a sub-journal is only needed to roll one write back, never
-            // after a crash, so memory is the right place for it.
+            // temp_store = MEMORY: statements that may fail part-way keep
+            // the pre-images of the pages they change in a statement
+            // journal — a temporary *file* once it passes 64 KiB. When every
+            // write had a savepoint of its own (see `WriterLane`), two thirds
+            // of the writer's write syscalls went there (112-120 per
+            // checkout pair, 36 without); such a journal is only needed to
+            // roll a statement back, never after a crash, so memory is the
+            // right place for it.
             try writer.execute(script: """
                 PRAGMA synchronous = FULL;
                 PRAGMA foreign_keys = ON;

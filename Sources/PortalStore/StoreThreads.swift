@@ -25,12 +25,18 @@ final class CancellationFlag: Sendable {
 /// **Group commit.** Every answer waits for an fsync of the WAL, which
 /// caps one-transaction-per-write at a few hundred writes a second. So the
 /// writes that queue up while one transaction runs are run together in the
-/// next: one `BEGIN IMMEDIATE`, each write in its own savepoint (a write
-/// that fails or whose caller gave up is rolled back to its savepoint
-/// alone), one `COMMIT`. No caller is answered before that commit is
-/// durable, so "answered" still means "committed and on disk" for every
-/// write; each write still sees the ones before it, under the same write
-/// lock, so every capacity re-count holds.
+/// next: one `BEGIN IMMEDIATE`, the writes one after another, one
+/// `COMMIT`. Each write stands or falls alone: a write that fails (or
+/// whose caller gave up) before it ran any statement that could write
+/// leaves nothing to undo — the usual refusal, found by its checks — and
+/// the group carries on; one that fails after writing undoes the whole
+/// transaction, is answered with its error, and the others run again, in
+/// order, in the next group. (A savepoint per write did the same with a
+/// `SAVEPOINT` and a `RELEASE` per write, and a copy of every page a write
+/// touched.) No caller is answered before that commit is durable, so
+/// "answered" still means "committed and on disk" for every write; each
+/// write still sees the ones before it, under the same write lock, so every
+/// capacity re-count holds.
 ///
 /// **Pipelined sync.** With a ``WALSync`` the commit itself does not fsync
 /// (`synchronous = NORMAL`): the group's answers go to the sync thread,
@@ -40,7 +46,8 @@ final class CancellationFlag: Sendable {
 final class WriterLane: Sendable {
     /// One write waiting for its turn.
     private struct Job: Sendable {
-        /// Runs the caller's work and keeps its result (inside a savepoint).
+        /// Runs the caller's work and keeps its result; may run again if
+        /// another write of its group fails after writing.
         let run: @Sendable (SQLiteConnection) throws -> Void
         /// Answers the caller: the kept result, or the error.
         let finish: @Sendable ((any Error)?) -> Void
@@ -88,8 +95,12 @@ final class WriterLane: Sendable {
     var syncsOffThread: Bool { sync != nil }
 
     /// Runs `work` on the writer connection inside a `BEGIN IMMEDIATE`
-    /// transaction (possibly shared with other writes, each in its own
-    /// savepoint) and answers once that transaction has committed.
+    /// transaction (possibly shared with other writes, see the type's
+    /// notes) and answers once that transaction has committed.
+    ///
+    /// `work` may run more than once (when a write grouped before its
+    /// commit fails after writing, the group is undone and run again), so it
+    /// must change nothing but the database.
     ///
     /// `work` receives a closure that says whether the caller gave up; if it
     /// did by the time `work` returns, the write is rolled back and the call
@@ -171,27 +182,28 @@ final class WriterLane: Sendable {
         var changes: StoreChanges = []
         for (index, job) in runnable.enumerated() {
             let changedBefore = db.totalChanges
+            let writesBefore = db.writeStatements
             do {
-                try db.run("SAVEPOINT portal_write")
                 try job.run(db)
                 if job.flag.isCancelled { throw CancellationError() }
-                try db.run("RELEASE portal_write")
                 succeeded.append(job)
                 if db.totalChanges != changedBefore { changes.formUnion(job.changes) }
             } catch {
-                if db.isInTransaction {
-                    // Only this write is undone; the group carries on.
-                    try? db.run("ROLLBACK TO portal_write")
-                    try? db.run("RELEASE portal_write")
+                if db.isInTransaction && db.writeStatements == writesBefore {
+                    // Refused before any statement that could write:
+                    // nothing to undo; the group carries on.
                     refused.append((job, error))
                     continue
                 }
-                // SQLite rolled the whole transaction back (I/O error, full
-                // disk, …): this write fails; the others, which lost their
-                // writes with it, run again in the next group.
-                for (job, error) in refused { job.finish(error) }
-                job.finish(error)
-                let again = succeeded + runnable[(index + 1)...]
+                // This write failed after writing (or SQLite rolled the
+                // whole transaction back: I/O error, full disk, …): the
+                // transaction is undone; this write is answered with its
+                // error once what it read is durable; the others, which lost
+                // their writes with it, run again in the next group.
+                db.rollbackIfInTransaction()
+                let failed: WALSync.Answer = { _ in job.finish(error) }
+                if let sync { sync.answerWhenDurable([failed]) } else { failed(nil) }
+                let again = runnable[..<index] + runnable[(index + 1)...]
                 pending.withLock { $0.jobs.insert(contentsOf: again, at: 0) }
                 return
             }

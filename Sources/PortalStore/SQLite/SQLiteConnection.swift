@@ -87,19 +87,6 @@ package final class SQLiteConnection: @unchecked Sendable {
     /// Prepared statements by SQL text. Only static SQL from this module is
     /// ever prepared, so the cache is bounded by the number of queries.
     private var statementCache: [String: OpaquePointer] = [:]
-    /// Runs a truncating checkpoint: copies the whole write-ahead log into
-    /// the database and cuts the log file to zero bytes. It waits (up to the
-    /// busy timeout) for the writer and for readers of older snapshots, and
-    /// blocks writers while it runs. Returns whether it completed
-    /// (`false`: someone was still busy; nothing is lost, the log stays).
-    package func truncatingCheckpoint() throws -> Bool {
-        let db = try open()
-        let rc = sqlite3_wal_checkpoint_v2(db, nil, SQLITE_CHECKPOINT_TRUNCATE, nil, nil)
-        if rc == SQLITE_BUSY { return false }
-        guard rc == SQLITE_OK else { throw error(rc, "checkpoint") }
-        return true
-    }
-
     /// Frames in the write-ahead log after this connection's last commit,
     /// once ``trackWALFrames()`` was called (written by SQLite's WAL hook).
     private var walFrames: UnsafeMutablePointer<Int32>?
@@ -186,6 +173,19 @@ package final class SQLiteConnection: @unchecked Sendable {
         return (Int(log), Int(copied))
     }
 
+    /// Runs a truncating checkpoint: copies the whole write-ahead log into
+    /// the database and cuts the log file to zero bytes. It waits (up to the
+    /// busy timeout) for the writer and for readers of older snapshots, and
+    /// blocks writers while it runs. Returns whether it completed
+    /// (`false`: someone was still busy; nothing is lost, the log stays).
+    package func truncatingCheckpoint() throws -> Bool {
+        let db = try open()
+        let rc = sqlite3_wal_checkpoint_v2(db, nil, SQLITE_CHECKPOINT_TRUNCATE, nil, nil)
+        if rc == SQLITE_BUSY { return false }
+        guard rc == SQLITE_OK else { throw error(rc, "checkpoint") }
+        return true
+    }
+
     /// Frames in the write-ahead log after this connection's last commit
     /// (0 until one commits, or without ``trackWALFrames()``).
     package var walFramesAfterLastCommit: Int {
@@ -196,6 +196,7 @@ package final class SQLiteConnection: @unchecked Sendable {
     /// migrations). Not cached.
     package func execute(script sql: String) throws {
         let db = try open()
+        writeStatements += 1
         var errorMessage: UnsafeMutablePointer<CChar>?
         let rc = sqlite3_exec(db, sql, nil, nil, &errorMessage)
         if rc != SQLITE_OK {
@@ -250,6 +251,12 @@ package final class SQLiteConnection: @unchecked Sendable {
     package var totalChanges: Int64 {
         handle.map { sqlite3_total_changes64($0) } ?? 0
     }
+
+    /// Statements run on this connection that may have written: every
+    /// step of a statement that is not read-only, and every script
+    /// (``execute(script:)``), whether or not it changed a row or
+    /// succeeded. When it has not moved, nothing was written.
+    package private(set) var writeStatements = 0
 
     /// Whether a transaction is open on this connection.
     package var isInTransaction: Bool {
@@ -379,6 +386,7 @@ package final class SQLiteConnection: @unchecked Sendable {
 
     /// Advances a statement: true when a row is ready, false when done.
     private func step(_ statement: OpaquePointer) throws -> Bool {
+        if sqlite3_stmt_readonly(statement) == 0 { writeStatements += 1 }
         switch sqlite3_step(statement) {
         case SQLITE_ROW: return true
         case SQLITE_DONE: return false
