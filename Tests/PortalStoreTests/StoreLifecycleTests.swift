@@ -178,7 +178,7 @@ final class StoreLifecycleTests: XCTestCase {
         let store = try await PortalStore.open(
             configuration: .init(path: path), calendar: fixture.calendar, clock: fixture.clock)
         let version = try await store.schemaVersion()
-        XCTAssertEqual(version, 7)
+        XCTAssertEqual(version, Migrations.latestVersion)
         _ = try await store.upsertService(
             ServiceDefaults(code: ServiceCode("daycare"), durationMinutes: 480, priceCents: 4000, currency: "gbp"))
         await store.close()
@@ -222,5 +222,32 @@ final class StoreLifecycleTests: XCTestCase {
         let day = try await store.day(date)
         XCTAssertEqual(day.count, 20)
         XCTAssertEqual(day.map(\.block.id), day.map(\.block.id).sorted())
+    }
+
+    func testSchema8ListsAClientsBookingsInDateOrderWithoutItsOwnIndex() async throws {
+        try await fixture.service("walk", minutes: 60)
+        let store = fixture.store
+        let client = try await fixture.client("Ada")
+        let other = try await fixture.client("Bob")
+        // Booked out of date order, with another client's booking between.
+        for (index, date) in ["2025-10-09", "2025-10-07", "2025-10-08"].enumerated() {
+            let block = try await fixture.block(date, "09:00", "12:00", "Morning")
+            try await fixture.capacity(block, "walk", 5)
+            _ = try await store.insertConfirmedBookingForTesting(
+                for: client, block: block.id, service: ServiceCode("walk"), paymentIntentID: "pi_ada\(index)")
+            _ = try await store.insertConfirmedBookingForTesting(
+                for: other, block: block.id, service: ServiceCode("walk"), paymentIntentID: "pi_bob\(index)")
+        }
+        let listed = try await store.bookings(of: client)
+        XCTAssertEqual(listed.map(\.date.description), ["2025-10-07", "2025-10-08", "2025-10-09"])
+        let fromThe8th = try await store.bookings(of: client, from: LocalDate("2025-10-08"))
+        XCTAssertEqual(fromThe8th.map(\.paymentIntentID), ["pi_ada2", "pi_ada0"])
+
+        let db = try SQLiteConnection(path: fixture.path, busyTimeoutMilliseconds: 1000)
+        defer { db.close() }
+        XCTAssertEqual(
+            try db.integer("SELECT count(*) FROM sqlite_schema WHERE name = 'bookings_by_client_date'"), 0)
+        XCTAssertEqual(
+            try db.integer("SELECT count(*) FROM sqlite_schema WHERE name = 'bookings_by_client_span'"), 1)
     }
 }

@@ -28,6 +28,7 @@ package enum Migrations {
         Migration(version: 5, name: "partial indexes over live holds and pending outbox rows", sql: schemaV5),
         Migration(version: 6, name: "no separate index of unsettled holds", sql: schemaV6),
         Migration(version: 7, name: "audit log without AUTOINCREMENT or a JSON check", sql: schemaV7),
+        Migration(version: 8, name: "no separate index of a client's bookings by date", sql: schemaV8),
     ]
 
     /// The version a fully migrated database has.
