@@ -98,24 +98,15 @@ public struct CheckoutSweeper: Service {
             for record in expiring where !Task.isCancelled {
                 await bookIfPaid(record, into: &report)
             }
-        } catch {
-            if !(error is CancellationError) {
-                logger.error("The sweeper could not read the holds", metadata: ["error": "\(error)"])
-            }
-            return report
-        }
-        let holds: [CheckoutHold]
-        do {
-            holds = try await checkout.store.holdsAwaitingSettlement(
+            let due = try await checkout.store.holdsAwaitingSettlement(
                 graceSeconds: checkout.configuration.holdGraceSeconds, limit: 200)
+            for record in due where !Task.isCancelled {
+                await settle(record, into: &report)
+            }
         } catch {
             if !(error is CancellationError) {
                 logger.error("The sweeper could not read the holds", metadata: ["error": "\(error)"])
             }
-            return report
-        }
-        for record in holds where !Task.isCancelled {
-            await settle(record, into: &report)
         }
         return report
     }
