@@ -329,6 +329,70 @@ final class BookedCounterAndOverlapTests: XCTestCase {
         XCTAssertTrue(nextIsNew)
     }
 
+    func testSchema9ChecksSpansWithoutTriggersAndKeepsTheRowsItMigrates() async throws {
+        // A database at schema 8 with a day-long booking and a live hold.
+        await store.close()
+        for suffix in ["", "-wal", "-shm"] {
+            try? FileManager.default.removeItem(atPath: fixture.path + suffix)
+        }
+        let old = try SQLiteConnection(path: fixture.path, busyTimeoutMilliseconds: 5000)
+        for migration in Migrations.all where migration.version <= 8 {
+            try old.execute(script: migration.sql)
+        }
+        try old.execute(
+            script: """
+                PRAGMA user_version = 8;
+                INSERT INTO services VALUES ('boarding', 1440, 9000, 'gbp', '', 0, 0);
+                INSERT INTO blocks VALUES (1, '2025-10-08', 540, 720, 'Morning', 0, 0);
+                INSERT INTO block_capacities (block_id, service_code, capacity, allow_overlap, updated_at)
+                    VALUES (1, 'boarding', 5, 1, 0);
+                INSERT INTO clients (client_id, name, created_at, updated_at) VALUES (1, 'A', 0, 0);
+                INSERT INTO bookings (client_id, service_code, block_id, date, start_minute,
+                    duration_minutes, span_start, span_end, block_label, amount_cents, currency,
+                    payment_intent_id, status, payment_state, created_at, updated_at)
+                VALUES (1, 'boarding', 1, '2025-10-08', 540, 1440, 29331900, 29333340, 'Morning', 9000, 'gbp',
+                    'pi_1', 'confirmed', 'captured', 0, 0);
+                INSERT INTO holds (token, block_id, service_code, client_id, span_start, span_end, created_at,
+                    expires_at, state, amount_cents, currency, updated_at)
+                VALUES ('t1', 1, 'boarding', 1, 29331900, 29333340, 0, 4102444800, 'active', 9000, 'gbp', 0);
+                """)
+        old.close()
+        try await fixture.reopen()
+        let version = try await store.schemaVersion()
+        XCTAssertEqual(version, Migrations.latestVersion)
+
+        try withDatabase { db in
+            XCTAssertEqual(
+                try db.integer("SELECT count(*) FROM sqlite_schema WHERE type = 'trigger' AND name LIKE '%span%'"), 0)
+            XCTAssertEqual(try db.integer("SELECT count(*) FROM bookings WHERE span_end - span_start = 1440"), 1)
+            XCTAssertEqual(try db.integer("SELECT count(*) FROM holds WHERE span_end - span_start = 1440"), 1)
+            XCTAssertEqual(try counterMismatches(), [])
+            // Longer than a day: refused on insert and on update, in both tables.
+            XCTAssertThrowsError(
+                try db.run(
+                    """
+                    INSERT INTO bookings (client_id, service_code, block_id, date, start_minute,
+                        duration_minutes, span_start, span_end, block_label, amount_cents, currency,
+                        payment_intent_id, status, payment_state, created_at, updated_at)
+                    VALUES (1, 'boarding', 1, '2025-10-08', 540, 1440, 29331900, 29333341, 'Morning', 9000,
+                        'gbp', 'pi_2', 'confirmed', 'captured', 0, 0)
+                    """))
+            XCTAssertThrowsError(
+                try db.run(
+                    """
+                    INSERT INTO holds (token, block_id, service_code, client_id, span_start, span_end,
+                        created_at, expires_at, state, amount_cents, currency, updated_at)
+                    VALUES ('t2', 1, 'boarding', 1, 29331900, 29333341, 0, 4102444800, 'active', 9000, 'gbp', 0)
+                    """))
+            XCTAssertThrowsError(try db.run("UPDATE bookings SET span_end = span_start + 1441"))
+            XCTAssertThrowsError(try db.run("UPDATE holds SET span_start = span_end - 1441"))
+            XCTAssertEqual(try db.integer("SELECT count(*) FROM bookings"), 1)
+            XCTAssertEqual(try db.integer("SELECT count(*) FROM holds"), 1)
+            XCTAssertEqual(try db.integer("SELECT sum(span_end - span_start) FROM bookings"), 1440)
+            XCTAssertEqual(try db.integer("SELECT booked FROM block_capacities"), 1)
+        }
+    }
+
     func testTheSchemaRefusesSpansLongerThanADayAndMovingABlocksDate() async throws {
         let block = try await fixture.block("2025-10-08", "10:00", "11:00", "Stay")
         try await fixture.capacity(block, "walk", 5)

@@ -29,6 +29,7 @@ package enum Migrations {
         Migration(version: 6, name: "no separate index of unsettled holds", sql: schemaV6),
         Migration(version: 7, name: "audit log without AUTOINCREMENT or a JSON check", sql: schemaV7),
         Migration(version: 8, name: "no separate index of a client's bookings by date", sql: schemaV8),
+        Migration(version: 9, name: "spans of at most a day as CHECK constraints, not triggers", sql: schemaV9),
     ]
 
     /// The version a fully migrated database has.
