@@ -56,6 +56,21 @@ final class BookedCounterAndOverlapTests: XCTestCase {
         }
     }
 
+    /// Closes the store and puts in its place an empty database at schema
+    /// `version` (the steps up to it, without their version bumps), open on
+    /// the returned connection; the test fills it and sets `user_version`.
+    private func replaceDatabase(withSchema version: Int) async throws -> SQLiteConnection {
+        await store.close()
+        for suffix in ["", "-wal", "-shm"] {
+            try? FileManager.default.removeItem(atPath: fixture.path + suffix)
+        }
+        let db = try SQLiteConnection(path: fixture.path, busyTimeoutMilliseconds: 5000)
+        for migration in Migrations.all where migration.version <= version {
+            try db.execute(script: migration.sql)
+        }
+        return db
+    }
+
     private func confirmedBookings() throws -> Int {
         try withDatabase { db in
             Int(try db.integer("SELECT count(*) FROM bookings WHERE status = 'confirmed'") ?? 0)
@@ -168,14 +183,7 @@ final class BookedCounterAndOverlapTests: XCTestCase {
     }
 
     func testMigratingAnOlderDatabaseCountsItsBookings() async throws {
-        await store.close()
-        for suffix in ["", "-wal", "-shm"] {
-            try? FileManager.default.removeItem(atPath: fixture.path + suffix)
-        }
-        let db = try SQLiteConnection(path: fixture.path, busyTimeoutMilliseconds: 5000)
-        for migration in Migrations.all where migration.version <= 3 {
-            try db.execute(script: migration.sql)
-        }
+        let db = try await replaceDatabase(withSchema: 3)
         try db.execute(
             script: """
                 PRAGMA user_version = 3;
@@ -331,14 +339,7 @@ final class BookedCounterAndOverlapTests: XCTestCase {
 
     func testSchema9ChecksSpansWithoutTriggersAndKeepsTheRowsItMigrates() async throws {
         // A database at schema 8 with a day-long booking and a live hold.
-        await store.close()
-        for suffix in ["", "-wal", "-shm"] {
-            try? FileManager.default.removeItem(atPath: fixture.path + suffix)
-        }
-        let old = try SQLiteConnection(path: fixture.path, busyTimeoutMilliseconds: 5000)
-        for migration in Migrations.all where migration.version <= 8 {
-            try old.execute(script: migration.sql)
-        }
+        let old = try await replaceDatabase(withSchema: 8)
         try old.execute(
             script: """
                 PRAGMA user_version = 8;
