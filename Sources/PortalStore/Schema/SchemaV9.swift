@@ -1,10 +1,14 @@
 /// Schema version 9: the "a span lasts at most a day" rule of version 4 as
 /// `CHECK` constraints instead of triggers.
 ///
-/// A `BEFORE INSERT` trigger that can `RAISE(ABORT)` makes SQLite keep a
-/// statement journal for every insert into its table — a copy of each page
-/// the insert touches, in case the trigger aborts it halfway. A `CHECK` is
-/// tested before the row is written, so it needs none. SQLite adds a
+/// A trigger on an insert makes SQLite keep a statement journal for every
+/// insert into its table that could abort — a copy of each page the insert
+/// touches, in case it must be undone halfway — and run the trigger's
+/// program for every row. A `CHECK` is tested before the row is written, in
+/// the insert's own program. So inserts into `holds` (no other trigger)
+/// keep no statement journal any more; those into `bookings` still do, for
+/// the `booked` counter's trigger, but no longer run a second trigger
+/// program. SQLite adds a
 /// `CHECK` to an existing table only with a new column, so each table gains
 /// `span_at_most_a_day`, a virtual generated column (stored nowhere, never
 /// read) that carries the check; `ALTER TABLE … ADD COLUMN` tests it against
