@@ -64,6 +64,7 @@ public final class Checkout: Sendable {
     let runner: PaymentCommandRunner
     private let startsInFlight = StartsInFlight()
     let startedHolds = StartedHolds()
+    private let simulationWarnings = SimulationWarnings()
     private let logger: Logger
 
     /// A checkout over `store` and `gateway`.
@@ -427,6 +428,9 @@ public final class Checkout: Sendable {
     private static let holdEnded = PortalError.failedPrecondition(.holdExpired, "This hold has ended.")
 
     private func warnIfSimulated() {
-        if let warning = gateway.simulationWarning { logger.warning("\(warning)") }
+        guard let warning = gateway.simulationWarning,
+            let checkouts = simulationWarnings.checkout(at: .now)
+        else { return }
+        logger.warning("\(warning)", metadata: ["checkouts_since_last_warning": "\(checkouts)"])
     }
 }

@@ -52,8 +52,9 @@ public protocol PaymentGateway: Sendable {
     /// authorisation: the client is never charged.
     func cancelPaymentIntent(id: String, idempotencyKey: String) async throws -> PaymentIntent
 
-    /// A warning to log on every checkout when this gateway moves no real
-    /// money (``SimulatedPaymentGateway``); `nil` for real providers.
+    /// A warning for the checkout to log (on its first checkout, then at
+    /// most once a minute) when this gateway moves no real money
+    /// (``SimulatedPaymentGateway``); `nil` for real providers.
     var simulationWarning: String? { get }
 }
 

@@ -11,7 +11,8 @@ import Logging
 /// as if the browser had paid; captures and cancellations succeed. Its
 /// PaymentIntents live in memory: after a restart they are unknown
 /// (``PaymentFailureKind/notFound``). It logs a loud warning when created, and
-/// ``simulationWarning`` asks the checkout to log one on every checkout.
+/// ``simulationWarning`` asks the checkout to log one on its first checkout
+/// and then at most once a minute.
 ///
 /// Its memory is bounded for long benchmarks: a PaymentIntent that is still
 /// open (`requiresCapture`) is kept until it is captured or cancelled — the
