@@ -55,7 +55,7 @@ public final class SimulatedPaymentGateway: PaymentGateway, @unchecked Sendable 
     private var oldestFinished = 0
     private var lastNumber: UInt64 = 0
 
-    /// The text of the warning logged at start and on every checkout.
+    /// The text of the warning logged at start and, at most once a minute, by the checkout.
     public static let warning =
         "SIMULATED PAYMENTS: every payment is approved and no money moves. For demos and benchmarks only — never in production."
 
