@@ -8,12 +8,13 @@
 /// the insert's own program. So inserts into `holds` (no other trigger)
 /// keep no statement journal any more; those into `bookings` still do, for
 /// the `booked` counter's trigger, but no longer run a second trigger
-/// program. SQLite adds a
-/// `CHECK` to an existing table only with a new column, so each table gains
-/// `span_at_most_a_day`, a virtual generated column (stored nowhere, never
-/// read) that carries the check; `ALTER TABLE … ADD COLUMN` tests it against
-/// every existing row (all pass: the triggers refused longer spans). It
-/// covers updates too, so all four triggers go.
+/// program.
+///
+/// SQLite adds a `CHECK` to an existing table only with a new column, so
+/// each table gains `span_at_most_a_day`, a virtual generated column (stored
+/// nowhere, never read) that carries the check; `ALTER TABLE … ADD COLUMN`
+/// tests it against every existing row (all pass: the triggers refused
+/// longer spans). It covers updates too, so all four triggers go.
 ///
 /// Checkout 4×64, A/B: see docs/performance.md.
 let schemaV9 = """
