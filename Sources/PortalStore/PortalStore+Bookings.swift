@@ -3,13 +3,21 @@ import PortalDomain
 extension PortalStore {
     /// A day's bookings, in start-time then id order (`ListBookings`),
     /// confirmed and cancelled alike (see each one's status).
+    ///
+    /// Those of the day's blocks, and those that lost their block (schema
+    /// 10: a booking lies on its block's date, so there is no index of
+    /// every booking by date). `ORDER BY 6, 1`: `start_minute`, then
+    /// `booking_id` (``StoredRow/bookingColumns``).
     public func bookings(on date: LocalDate) async throws -> [Booking] {
         try await read { db, _ in
             try db.rows(
                 """
+                SELECT \(StoredRow.bookingColumns) FROM blocks b JOIN bookings k ON k.block_id = b.block_id
+                WHERE b.date = ?1 AND k.date = ?1
+                UNION ALL
                 SELECT \(StoredRow.bookingColumns) FROM bookings k
-                WHERE k.date = ?
-                ORDER BY k.start_minute, k.booking_id
+                WHERE k.block_id IS NULL AND k.date = ?1
+                ORDER BY 6, 1
                 """,
                 [.text(date.description)], StoredRow.booking)
         }

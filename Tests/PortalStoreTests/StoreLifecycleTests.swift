@@ -250,4 +250,47 @@ final class StoreLifecycleTests: XCTestCase {
         XCTAssertEqual(
             try db.integer("SELECT count(*) FROM sqlite_schema WHERE name = 'bookings_by_client_span'"), 1)
     }
+
+    func testSchema10ListsADaysBookingsThroughItsBlocksAndThoseThatLostTheirBlock() async throws {
+        try await fixture.service("walk", minutes: 60)
+        let store = fixture.store
+        let ada = try await fixture.client("Ada")
+        let bob = try await fixture.client("Bob")
+        // Blocks created out of time order; one on the next day.
+        let ten = try await fixture.block("2025-10-08", "10:00", "11:00", "Ten")
+        let nine = try await fixture.block("2025-10-08", "09:00", "10:00", "Nine")
+        let eleven = try await fixture.block("2025-10-08", "11:00", "12:00", "Eleven")
+        let nextDay = try await fixture.block("2025-10-09", "08:00", "09:00", "Next")
+        for block in [ten, nine, eleven, nextDay] { try await fixture.capacity(block, "walk", 5) }
+        let walk = try ServiceCode("walk")
+        func book(_ client: ClientID, _ block: TimetableBlock, _ id: String) async throws -> Booking {
+            try await store.insertConfirmedBookingForTesting(
+                for: client, block: block.id, service: walk, paymentIntentID: id)
+        }
+        let adaTen = try await book(ada, ten, "pi_1")
+        let bobNine = try await book(bob, nine, "pi_2")
+        let bobEleven = try await book(bob, eleven, "pi_3")
+        let adaNine = try await book(ada, nine, "pi_4")
+        _ = try await book(ada, nextDay, "pi_5")
+        // Bob's eleven o'clock is cancelled and its block deleted: the
+        // booking keeps its date and time, and loses its block.
+        let db = try SQLiteConnection(path: fixture.path, busyTimeoutMilliseconds: 1000)
+        defer { db.close() }
+        try db.run("UPDATE bookings SET status = 'cancelled' WHERE booking_id = ?", [.integer(bobEleven.id.rawValue)])
+        try await store.deleteBlock(eleven.id)
+
+        let listed = try await store.bookings(on: LocalDate("2025-10-08"))
+        XCTAssertEqual(listed.map(\.id), [bobNine.id, adaNine.id, adaTen.id, bobEleven.id])
+        XCTAssertEqual(listed.last?.block, nil)
+        XCTAssertEqual(listed.last?.status, .cancelled)
+        XCTAssertEqual(listed.last?.startTime.description, "11:00")
+        XCTAssertEqual(listed.first, bobNine)
+        let nextDays = try await store.bookings(on: LocalDate("2025-10-09"))
+        XCTAssertEqual(nextDays.map(\.paymentIntentID), ["pi_5"])
+        let emptyDays = try await store.bookings(on: LocalDate("2025-10-10"))
+        XCTAssertEqual(emptyDays, [])
+        XCTAssertEqual(try db.integer("SELECT count(*) FROM sqlite_schema WHERE name = 'bookings_by_date'"), 0)
+        XCTAssertEqual(
+            try db.integer("SELECT count(*) FROM bookings INDEXED BY bookings_without_block WHERE block_id IS NULL"), 1)
+    }
 }
