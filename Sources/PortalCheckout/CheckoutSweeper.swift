@@ -147,13 +147,12 @@ public struct CheckoutSweeper: Service {
     }
 
     /// The last call on a hold that has not expired yet: booked if its
-    /// payment is authorised and matches; otherwise left as it is (nothing
-    /// counted), for the client or a later round.
+    /// payment is authorised and matches (what `verify` checks); otherwise
+    /// left as it is (nothing counted), for the client or a later round.
     private func bookIfPaid(_ record: CheckoutHold, into report: inout Report) async {
         let hold = record.hold
         guard let paymentIntentID = hold.paymentIntentID,
             let intent = try? await checkout.gateway.retrievePaymentIntent(id: paymentIntentID),
-            intent.status == .requiresCapture || intent.status == .succeeded,
             let verified = try? PaymentVerification.verify(intent, for: hold)
         else { return }
         let meta: Logger.Metadata = ["payment_intent": "\(paymentIntentID)", "block_id": "\(hold.block)"]
