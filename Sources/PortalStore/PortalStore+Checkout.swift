@@ -71,14 +71,8 @@ extension PortalStore {
         -> [CheckoutHold]
     {
         try await read { db, now in
-            try db.rows(
-                """
-                SELECT \(StoredRow.checkoutHoldColumns) FROM holds h
-                WHERE h.state = 'active' AND h.payment_intent_id IS NOT NULL AND h.expires_at <= ?1
-                ORDER BY h.expires_at, h.hold_id
-                LIMIT ?2
-                """,
-                [.integer(now.unixSeconds - graceSeconds), .int(limit)], StoredRow.checkoutHold)
+            try Self.paidActiveHolds(
+                db, expiringAfter: .min, through: now.unixSeconds - graceSeconds, limit: limit)
         }
     }
 
@@ -90,17 +84,25 @@ extension PortalStore {
         -> [CheckoutHold]
     {
         try await read { db, now in
-            try db.rows(
-                """
-                SELECT \(StoredRow.checkoutHoldColumns) FROM holds h
-                WHERE h.state = 'active' AND h.payment_intent_id IS NOT NULL
-                  AND h.expires_at > ?1 AND h.expires_at <= ?2
-                ORDER BY h.expires_at, h.hold_id
-                LIMIT ?3
-                """,
-                [.integer(now.unixSeconds), .integer(now.unixSeconds + seconds), .int(limit)],
-                StoredRow.checkoutHold)
+            try Self.paidActiveHolds(
+                db, expiringAfter: now.unixSeconds, through: now.unixSeconds + seconds, limit: limit)
         }
+    }
+
+    /// Active holds with a PaymentIntent whose `expires_at` lies in
+    /// `(after, through]`, soonest first: the sweeper's two work lists.
+    private static func paidActiveHolds(
+        _ db: SQLiteConnection, expiringAfter after: Int64, through: Int64, limit: Int
+    ) throws -> [CheckoutHold] {
+        try db.rows(
+            """
+            SELECT \(StoredRow.checkoutHoldColumns) FROM holds h
+            WHERE h.state = 'active' AND h.payment_intent_id IS NOT NULL
+              AND h.expires_at > ?1 AND h.expires_at <= ?2
+            ORDER BY h.expires_at, h.hold_id
+            LIMIT ?3
+            """,
+            [.integer(after), .integer(through), .int(limit)], StoredRow.checkoutHold)
     }
 
     // MARK: StartCheckout
