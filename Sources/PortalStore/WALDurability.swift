@@ -165,7 +165,6 @@ final class Checkpointer: Sendable {
         var frames = 0
         /// `frames` when the idle watch last looked.
         var framesAtLastLook = 0
-        var closed = false
     }
 
     private let connection: Locked<SQLiteConnection?>
@@ -191,13 +190,13 @@ final class Checkpointer: Sendable {
     /// queue, so never during a bulk copy).
     private func watchForIdle() {
         queue.asyncAfter(deadline: .now() + idleSeconds) { [self] in
-            let idle: Bool? = state.withLock { state in
-                if state.closed { return nil }
+            // Closed (``close()`` runs on this queue too): the watch ends.
+            guard let db = connection.withLock({ $0 }) else { return }
+            let idle = state.withLock { state in
                 defer { state.framesAtLastLook = state.frames }
                 return state.frames > 0 && state.frames == state.framesAtLastLook && !state.running
             }
-            guard let idle else { return }
-            if idle, let db = connection.withLock({ $0 }) {
+            if idle {
                 do {
                     if try db.truncatingCheckpoint() {
                         state.withLock { state in
@@ -296,7 +295,6 @@ final class Checkpointer: Sendable {
     /// Waits for a running checkpoint, then closes the connection.
     func close() {
         queue.sync {
-            state.withLock { $0.closed = true }
             connection.withLock { db in
                 db?.close()
                 db = nil
