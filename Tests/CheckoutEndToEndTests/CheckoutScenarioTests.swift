@@ -333,14 +333,23 @@ final class CheckoutScenarioTests: XCTestCase {
             server.clock.advance(bySeconds: 31)
             report = await server.sweeper.sweepOnce()
             XCTAssertEqual(report.booked, 1)
-
-            let bookings = try await ann.myBookings()
-            XCTAssertEqual(bookings.map(\.paymentIntentId), [started.paymentIntentId])
-            XCTAssertEqual(bookings.first?.paymentState, .captured)
-            await assertEqual(try await server.paymentIntent(started.paymentIntentId).status, .succeeded)
-            // The client coming back later gets the same booking.
-            await assertEqual(try await ann.finalize(started).bookingId, bookings.first?.bookingId)
+            try await assertBookedAndCaptured(started, for: ann, on: server)
         }
+    }
+
+    /// `started` is the client's one booking, captured, and the client
+    /// coming back later to finalize gets that same booking.
+    private func assertBookedAndCaptured(
+        _ started: StartCheckoutResponse, for client: PortalSession, on server: CheckoutTestServer,
+        file: StaticString = #filePath, line: UInt = #line
+    ) async throws {
+        let bookings = try await client.myBookings()
+        XCTAssertEqual(bookings.map(\.paymentIntentId), [started.paymentIntentId], file: file, line: line)
+        XCTAssertEqual(bookings.first?.paymentState, .captured, file: file, line: line)
+        let intent = try await server.paymentIntent(started.paymentIntentId)
+        XCTAssertEqual(intent.status, .succeeded, file: file, line: line)
+        let again = try await client.finalize(started)
+        XCTAssertEqual(again.bookingId, bookings.first?.bookingId, file: file, line: line)
     }
 
     func testAHoldPaidInTimeIsBookedAtTheLastCallAndKeepsItsSlotThroughTheGrace() async throws {
@@ -358,12 +367,7 @@ final class CheckoutScenarioTests: XCTestCase {
             // booking, not free for Bob.
             server.clock.advance(bySeconds: 20)
             await assertRPCError(.failedPrecondition, "CAPACITY_FULL") { try await bob.startCheckout(block: blockID) }
-
-            let bookings = try await ann.myBookings()
-            XCTAssertEqual(bookings.map(\.paymentIntentId), [started.paymentIntentId])
-            XCTAssertEqual(bookings.first?.paymentState, .captured)
-            await assertEqual(try await server.paymentIntent(started.paymentIntentId).status, .succeeded)
-            await assertEqual(try await ann.finalize(started).bookingId, bookings.first?.bookingId)
+            try await assertBookedAndCaptured(started, for: ann, on: server)
         }
     }
 
