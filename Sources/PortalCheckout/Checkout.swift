@@ -368,8 +368,10 @@ public final class Checkout: Sendable {
             guard let capture else { return booking }
             // Committed: from here on nothing may fail the call. The capture
             // is in the outbox, claimed for this first attempt; the outbox
-            // worker retries it if this attempt does not finish.
-            switch await runner.attempt(claimed: capture) {
+            // worker retries it if this attempt does not finish. A capture
+            // made is recorded in the background: the answer does not wait
+            // for that write (docs/checkout.md, "Recording the capture").
+            switch await runner.attempt(claimed: capture, recordingCaptureOf: booking.id) {
             case .done(.captured):
                 return booking.with(paymentState: .captured)
             case .done(.canceled):

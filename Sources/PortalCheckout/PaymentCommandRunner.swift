@@ -51,8 +51,14 @@ struct PaymentCommandRunner: Sendable {
 
     /// Makes one attempt at a row the caller has already claimed (written
     /// claimed in the transaction that queued it), never throwing.
+    ///
+    /// - Parameter booking: the booking of a capture row: a capture the
+    ///   provider made is then recorded in the background
+    ///   (``PortalStore/recordCaptureInBackground(_:of:)``) and the attempt
+    ///   returns without waiting for that write; any other result is
+    ///   recorded before it returns.
     @discardableResult
-    func attempt(claimed: PaymentCommand) async -> Outcome {
+    func attempt(claimed: PaymentCommand, recordingCaptureOf booking: BookingID? = nil) async -> Outcome {
         let result: PaymentCommandResult?
         do {
             let intent: PaymentIntent
@@ -86,6 +92,11 @@ struct PaymentCommandRunner: Sendable {
         }
         guard let result else {
             return await retryLater(claimed, error: PaymentStateNotFinal())
+        }
+        if let booking, claimed.kind == .capture, result == .captured {
+            store.recordCaptureInBackground(claimed, of: booking)
+            logger.info("Payment call done", metadata: metadata(claimed))
+            return .done(result)
         }
         do {
             try await store.completePaymentCommand(claimed.id, result: result)

@@ -7,7 +7,8 @@ extension PortalStore {
     /// Those of the day's blocks, and those that lost their block (schema
     /// 10: a booking lies on its block's date, so there is no index of
     /// every booking by date). `ORDER BY 6, 1`: `start_minute`, then
-    /// `booking_id` (``StoredRow/bookingColumns``).
+    /// `booking_id` (``StoredRow/bookingColumns``). A capture being recorded
+    /// in the background shows as done (``CaptureRecords``).
     public func bookings(on date: LocalDate) async throws -> [Booking] {
         try await read { db, _ in
             try db.rows(
@@ -20,7 +21,7 @@ extension PortalStore {
                 ORDER BY 6, 1
                 """,
                 [.text(date.description)], StoredRow.booking)
-        }
+        }.map(captureRecords.showing)
     }
 
     /// Writes a confirmed booking directly, without a hold or a payment

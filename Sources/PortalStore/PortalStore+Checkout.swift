@@ -58,9 +58,10 @@ extension PortalStore {
         try await read { db, _ in try Self.loadCheckoutHold(db, token, of: client) }
     }
 
-    /// The booking a hold became, if it did.
+    /// The booking a hold became, if it did (a capture being recorded in
+    /// the background shows as done: ``CaptureRecords``).
     public func booking(madeFrom token: HoldToken) async throws -> Booking? {
-        try await read { db, _ in try Self.bookingMade(db, fromHold: token) }
+        try await read { db, _ in try Self.bookingMade(db, fromHold: token) }.map(captureRecords.showing)
     }
 
     /// Active holds with a PaymentIntent whose expiry lies at least

@@ -81,50 +81,59 @@ extension PortalStore {
     public func completePaymentCommand(_ id: Int64, result: PaymentCommandResult) async throws -> Bool {
         // Outbox rows and payment states only: nothing a cache shows.
         try await write(changes: []) { db, now in
-            let command = try Self.paymentCommand(db, id)
-            guard command.doneAt == nil else { return false }
-            let note: String?
-            if case .abandoned(let text) = result { note = text } else { note = nil }
-            try db.run(
-                "UPDATE outbox SET done_at = ?1, last_error = ?2 WHERE outbox_id = ?3",
-                [.integer(now.unixSeconds), .optionalText(note), .integer(id)])
-
-            let event: String
-            switch (command.kind, result) {
-            case (.capture, .captured): event = "payment.captured"
-            case (.capture, .canceled): event = "payment.capture_found_canceled"
-            case (.cancel, .canceled): event = "payment.canceled"
-            case (.cancel, .captured): event = "payment.cancel_found_captured"
-            case (.capture, .abandoned): event = "payment.capture_abandoned"
-            case (.cancel, .abandoned): event = "payment.cancel_abandoned"
-            }
-            try AuditLog.append(
-                db, entity: "payment", id: command.paymentIntentID, event: event, at: now,
-                [
-                    "outbox_id": .int(command.id), "attempts": .int(command.attempts),
-                    "note": note.map { .text($0) } ?? .null,
-                ])
-
-            guard command.kind == .capture else { return true }
-            let newState: PaymentState
-            switch result {
-            case .captured: newState = .captured
-            case .canceled: newState = .canceled
-            case .abandoned: return true
-            }
-            let bookingID = try db.integer(
-                "SELECT booking_id FROM bookings WHERE payment_intent_id = ? AND payment_state = 'capture_pending'",
-                [.text(command.paymentIntentID)])
-            if let bookingID {
-                try db.run(
-                    "UPDATE bookings SET payment_state = ?1, updated_at = ?2 WHERE booking_id = ?3",
-                    [.text(newState.rawValue), .integer(now.unixSeconds), .integer(bookingID)])
-                try AuditLog.append(
-                    db, entity: "booking", id: bookingID, event: "booking.payment_\(newState.rawValue)",
-                    at: now, ["payment_intent_id": .text(command.paymentIntentID)])
-            }
-            return true
+            try Self.complete(db, id, result: result, now: now)
         }
+    }
+
+    /// Marks outbox row `id` done with `result` and applies it, in the
+    /// caller's transaction (``completePaymentCommand(_:result:)``); false
+    /// when the row was already done.
+    static func complete(_ db: SQLiteConnection, _ id: Int64, result: PaymentCommandResult, now: Instant) throws
+        -> Bool
+    {
+        let command = try Self.paymentCommand(db, id)
+        guard command.doneAt == nil else { return false }
+        let note: String?
+        if case .abandoned(let text) = result { note = text } else { note = nil }
+        try db.run(
+            "UPDATE outbox SET done_at = ?1, last_error = ?2 WHERE outbox_id = ?3",
+            [.integer(now.unixSeconds), .optionalText(note), .integer(id)])
+
+        let event: String
+        switch (command.kind, result) {
+        case (.capture, .captured): event = "payment.captured"
+        case (.capture, .canceled): event = "payment.capture_found_canceled"
+        case (.cancel, .canceled): event = "payment.canceled"
+        case (.cancel, .captured): event = "payment.cancel_found_captured"
+        case (.capture, .abandoned): event = "payment.capture_abandoned"
+        case (.cancel, .abandoned): event = "payment.cancel_abandoned"
+        }
+        try AuditLog.append(
+            db, entity: "payment", id: command.paymentIntentID, event: event, at: now,
+            [
+                "outbox_id": .int(command.id), "attempts": .int(command.attempts),
+                "note": note.map { .text($0) } ?? .null,
+            ])
+
+        guard command.kind == .capture else { return true }
+        let newState: PaymentState
+        switch result {
+        case .captured: newState = .captured
+        case .canceled: newState = .canceled
+        case .abandoned: return true
+        }
+        let bookingID = try db.integer(
+            "SELECT booking_id FROM bookings WHERE payment_intent_id = ? AND payment_state = 'capture_pending'",
+            [.text(command.paymentIntentID)])
+        if let bookingID {
+            try db.run(
+                "UPDATE bookings SET payment_state = ?1, updated_at = ?2 WHERE booking_id = ?3",
+                [.text(newState.rawValue), .integer(now.unixSeconds), .integer(bookingID)])
+            try AuditLog.append(
+                db, entity: "booking", id: bookingID, event: "booking.payment_\(newState.rawValue)",
+                at: now, ["payment_intent_id": .text(command.paymentIntentID)])
+        }
+        return true
     }
 
     /// Schedules the next attempt of a row that failed, keeping its key;

@@ -112,7 +112,8 @@ extension PortalStore {
 
     /// A client's bookings (`ListMyBookings`), confirmed and cancelled, by
     /// date, start time and id; `from` and `through` bound the local date
-    /// (inclusive) when given.
+    /// (inclusive) when given. A capture being recorded in the background
+    /// shows as done (``CaptureRecords``).
     public func bookings(of client: ClientID, from: LocalDate? = nil, through: LocalDate? = nil)
         async throws -> [Booking]
     {
@@ -127,6 +128,6 @@ extension PortalStore {
                     .integer(client.rawValue), .optionalText(from?.description),
                     .optionalText(through?.description),
                 ], StoredRow.booking)
-        }
+        }.map(captureRecords.showing)
     }
 }

@@ -82,6 +82,8 @@ public final class PortalStore: Sendable {
 
     let logger: Logger
     let writer: WriterLane
+    /// Captures being recorded in the background (``recordCaptureInBackground(_:of:)``).
+    let captureRecords = CaptureRecords()
     let readers: ReaderPool
     /// What an earlier run left: start-up repair takes only rows up to here,
     /// never one this process wrote (see ``EarlierRun``).

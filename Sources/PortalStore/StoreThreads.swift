@@ -127,16 +127,32 @@ final class WriterLane: Sendable {
                         }
                     },
                     flag: flag, changes: changes)
-                let startDrain = pending.withLock { pending in
-                    pending.jobs.append(job)
-                    defer { pending.draining = true }
-                    return !pending.draining
-                }
-                if startDrain { queue.async { self.drain() } }
+                enqueue(job)
             }
         } onCancel: {
             flag.cancel()
         }
+    }
+
+    /// Queues `work` like ``perform(changes:_:)`` without waiting for it:
+    /// `finished` receives the outcome once the write's transaction has
+    /// committed and is durable (or failed). `work` may run more than once,
+    /// as for `perform`; a write nobody waits for is never cancelled.
+    func submit(
+        changes: StoreChanges,
+        _ work: @escaping @Sendable (SQLiteConnection) throws -> Void,
+        finished: @escaping @Sendable ((any Error)?) -> Void
+    ) {
+        enqueue(Job(run: work, finish: finished, flag: CancellationFlag(), changes: changes))
+    }
+
+    private func enqueue(_ job: Job) {
+        let startDrain = pending.withLock { pending in
+            pending.jobs.append(job)
+            defer { pending.draining = true }
+            return !pending.draining
+        }
+        if startDrain { queue.async { self.drain() } }
     }
 
     /// Runs groups of queued writes until none is left (on the queue).

@@ -71,6 +71,7 @@ final class CheckoutInvariantTests: XCTestCase {
             for (_, started) in winners {
                 await assertEqual(try await server.paymentIntent(started.paymentIntentId).status, .succeeded)
             }
+            try await server.store.captureRecordsWritten()  // FinalizeCheckout records it in the background
             XCTAssertEqual(try server.count("SELECT count(*) FROM outbox WHERE kind = 'capture' AND done_at IS NOT NULL"), 5)
             XCTAssertEqual(try server.count("SELECT count(*) FROM outbox"), 5)
             XCTAssertEqual(try server.count("SELECT count(*) FROM audit_log WHERE event = 'payment.captured'"), 5)

@@ -58,6 +58,7 @@ final class CheckoutScenarioTests: XCTestCase {
             let usage = try await server.walkUsage()
             XCTAssertEqual([usage.booked, usage.held, usage.remaining], [1, 0, 4])
             await assertEqual(try await ann.listBlocks().map(\.remaining), [4])
+            try await server.store.captureRecordsWritten()  // FinalizeCheckout records it in the background
             XCTAssertEqual(
                 try server.paymentEvents(started.paymentIntentId), ["payment.capture_queued", "payment.captured"])
             // Five slots are few: the hold was taken first, the PaymentIntent attached after.
@@ -89,6 +90,7 @@ final class CheckoutScenarioTests: XCTestCase {
             XCTAssertEqual(booking.paymentState, .captured)
             let usage = try await server.walkUsage()
             XCTAssertEqual([usage.booked, usage.held, usage.remaining], [1, 0, 19])
+            try await server.store.captureRecordsWritten()  // FinalizeCheckout records it in the background
             XCTAssertEqual(
                 try server.paymentEvents(started.paymentIntentId), ["payment.capture_queued", "payment.captured"])
             XCTAssertEqual(try server.count("SELECT count(*) FROM outbox"), 1)
@@ -110,6 +112,7 @@ final class CheckoutScenarioTests: XCTestCase {
 
             XCTAssertEqual(Set([first, second, a, b].map(\.bookingId)), [first.bookingId])
             await assertEqual(try await server.adminBookings().count, 1)
+            try await server.store.captureRecordsWritten()  // FinalizeCheckout records it in the background
             XCTAssertEqual(try server.count("SELECT count(*) FROM outbox WHERE kind = 'capture'"), 1)
             XCTAssertEqual(try server.paymentEvents(started.paymentIntentId).filter { $0 == "payment.captured" }.count, 1)
             await assertEqual(try await server.paymentIntent(started.paymentIntentId).status, .succeeded)

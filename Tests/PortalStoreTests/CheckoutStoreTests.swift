@@ -170,6 +170,55 @@ final class CheckoutStoreTests: XCTestCase {
         XCTAssertEqual(try fixture.auditCount(event: "booking.payment_captured"), 1)
     }
 
+    /// FinalizeCheckout answers once the provider has captured and records
+    /// it in the background: readers show the booking `captured` while the
+    /// write waits (here: for another connection's write lock), and the
+    /// write, once it runs, records every capture waiting exactly once.
+    func testCapturesRecordedInBackgroundShowCapturedAtOnceAndAreWrittenOnceTogether() async throws {
+        try await fixture.capacity(block, "walk", 2)
+        var settledCaptures: [(PaymentCommand, Booking)] = []
+        var tokens: [HoldToken] = []
+        for (name, pi) in [("Ann", "pi_1"), ("Bob", "pi_2")] {
+            let client = try await fixture.client(name)
+            let hold = try await paidHold(client, pi: pi)
+            let settled = try await fixture.store.settlePaidHold(
+                hold.token, of: client, payment: payment(pi), actor: "client", claimingCaptureForSeconds: 180)
+            guard case .booked(let booking, let capture?) = settled else { return XCTFail("\(settled)") }
+            settledCaptures.append((capture, booking))
+            tokens.append(hold.token)
+        }
+
+        // Another connection holds the write lock: the store's writer waits.
+        let blocker = try SQLiteConnection(path: fixture.path, busyTimeoutMilliseconds: 5000)
+        defer { blocker.close() }
+        try blocker.run("BEGIN IMMEDIATE")
+        for (capture, booking) in settledCaptures {
+            fixture.store.recordCaptureInBackground(capture, of: booking.id)
+        }
+        let (ann, bob) = (settledCaptures[0].1, settledCaptures[1].1)
+        let annsBookings = try await fixture.store.bookings(of: ann.client)
+        XCTAssertEqual(annsBookings.map(\.paymentState), [.captured])
+        let theDay = try await fixture.store.bookings(on: ann.date)
+        XCTAssertEqual(theDay.map(\.paymentState), [.captured, .captured])
+        let byHold = try await fixture.store.booking(madeFrom: tokens[1])
+        XCTAssertEqual(byHold?.id, bob.id)
+        XCTAssertEqual(byHold?.paymentState, .captured)
+        // … while the rows still say what was committed.
+        XCTAssertEqual(try blocker.integer("SELECT count(*) FROM bookings WHERE payment_state = 'capture_pending'"), 2)
+        XCTAssertEqual(try blocker.integer("SELECT count(*) FROM outbox WHERE done_at IS NULL"), 2)
+        try blocker.run("COMMIT")
+
+        try await fixture.store.captureRecordsWritten()
+        XCTAssertEqual(try fixture.auditCount(event: "payment.captured"), 2)
+        XCTAssertEqual(try fixture.auditCount(event: "booking.payment_captured"), 2)
+        XCTAssertEqual(try blocker.integer("SELECT count(*) FROM bookings WHERE payment_state = 'captured'"), 2)
+        XCTAssertEqual(try blocker.integer("SELECT count(*) FROM outbox WHERE done_at IS NOT NULL"), 2)
+        // The rows are done: completing one again changes nothing.
+        let again = try await fixture.store.completePaymentCommand(settledCaptures[0].0.id, result: .captured)
+        XCTAssertFalse(again)
+        XCTAssertEqual(try fixture.auditCount(event: "payment.captured"), 2)
+    }
+
     func testTheSweepersListHasOnlyPaidHoldsPastTheGrace() async throws {
         let client = try await fixture.client()
         _ = try await paidHold(client, pi: "pi_1")
