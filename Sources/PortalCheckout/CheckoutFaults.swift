@@ -17,11 +17,17 @@ public struct CheckoutFaults: Sendable, Hashable {
     /// attempted — the moment the outbox exists for.
     public var crashAfterBookingCommit: Bool
 
+    /// `crash-after-capture`: the process kills itself with SIGKILL right
+    /// after the provider captured a booking's payment and before the
+    /// capture is recorded (docs/checkout.md, "Recording the capture").
+    public var crashAfterCapture: Bool
+
     /// No faults.
     public static let none = CheckoutFaults(crashAfterBookingCommit: false)
 
-    public init(crashAfterBookingCommit: Bool) {
+    public init(crashAfterBookingCommit: Bool, crashAfterCapture: Bool = false) {
         self.crashAfterBookingCommit = crashAfterBookingCommit
+        self.crashAfterCapture = crashAfterCapture
     }
 
     /// The faults named in `environment[environmentVariable]`; unknown names
@@ -31,6 +37,7 @@ public struct CheckoutFaults: Sendable, Hashable {
         for name in (environment[environmentVariable] ?? "").split(separator: ",") {
             switch name.trimmingCharacters(in: " ") {
             case "crash-after-booking-commit": faults.crashAfterBookingCommit = true
+            case "crash-after-capture": faults.crashAfterCapture = true
             case "": continue
             default: throw UnknownFault(name: String(name))
             }
@@ -48,12 +55,20 @@ public struct CheckoutFaults: Sendable, Hashable {
         }
     }
 
+    /// Called right after the provider captured a booking's payment, before
+    /// the capture is recorded.
+    func captureMade() {
+        if crashAfterCapture {
+            kill(getpid(), SIGKILL)
+        }
+    }
+
     /// A fault name that does not exist.
     public struct UnknownFault: Error, CustomStringConvertible {
         /// The name given.
         public let name: String
         public var description: String {
-            "\(CheckoutFaults.environmentVariable) names an unknown fault '\(name)' (known: crash-after-booking-commit)"
+            "\(CheckoutFaults.environmentVariable) names an unknown fault '\(name)' (known: crash-after-booking-commit, crash-after-capture)"
         }
     }
 }

@@ -94,6 +94,7 @@ struct PaymentCommandRunner: Sendable {
             return await retryLater(claimed, error: PaymentStateNotFinal())
         }
         if let booking, claimed.kind == .capture, result == .captured {
+            configuration.faults.captureMade()
             store.recordCaptureInBackground(claimed, of: booking)
             logger.info("Payment call done", metadata: metadata(claimed))
             return .done(result)

@@ -111,6 +111,80 @@ final class CheckoutCrashTests: XCTestCase {
         XCTAssertFalse(restarted.log.contains(LocalStripe.secretKeyValue), "the Stripe key must never be logged")
     }
 
+    /// FinalizeCheckout answers once the provider has captured and records
+    /// the capture in the background: a kill right after the capture, before
+    /// it is recorded, leaves the capture row claimed and the booking
+    /// `capture_pending` while the money is captured; start-up repair asks
+    /// again with the same key, finds it done and records it — once.
+    func testAKillAfterTheCaptureBeforeItIsRecordedIsRecordedAtRestartOnce() async throws {
+        let stripe = try LocalStripe.sharedOrSkip()
+        try await stripe.reset()
+        let directory = FileManager.default.temporaryDirectory
+            .appendingPathComponent("portal-crash-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let databasePath = directory.appendingPathComponent("portal.sqlite").path
+        let arguments = [
+            "--db", databasePath, "--admin-key", Self.adminKey, "--stripe-api-key", LocalStripe.secretKeyValue,
+            "--stripe-api-base", stripe.baseURL, "--log-level", "info",
+        ]
+        let eventLoopGroup = MultiThreadedEventLoopGroup.singleton
+
+        let doomed = try PortaldProcess.start(
+            arguments: arguments, environment: ["PORTAL_FAULT_INJECTION": "crash-after-capture"],
+            logURL: directory.appendingPathComponent("first.log"))
+        defer { doomed.kill() }
+        let admin = client(port: doomed.port, token: Self.adminKey, group: eventLoopGroup)
+        let blockID = try await seed(admin, date: Self.dateAWeekAhead())
+        let (clientID, session) = try await signUp(admin, port: doomed.port, group: eventLoopGroup)
+        let started = try await session.call(
+            PortalMethods.startCheckout,
+            StartCheckoutRequest(serviceCode: "walk", blockId: blockID, expectedPriceCents: 1500))
+        try await stripe.payAsBrowser(paymentIntentID: started.paymentIntentId)
+        do {
+            _ = try await session.call(
+                PortalMethods.finalizeCheckout,
+                FinalizeCheckoutRequest(holdToken: started.holdToken, paymentIntentId: started.paymentIntentId))
+            XCTFail("the server should have died before answering")
+        } catch {
+            XCTAssertEqual(error.code, .unavailable, "\(error)")
+        }
+        XCTAssertTrue(doomed.waitForExit(), "portald should have killed itself")
+        XCTAssertEqual(doomed.process.terminationStatus, SIGKILL)
+        await admin.shutdown()
+        await session.shutdown()
+
+        // Captured at the provider, not recorded here.
+        await assertEqual(try await stripe.makeClient().retrievePaymentIntent(id: started.paymentIntentId).status, .succeeded)
+        XCTAssertEqual(try count(databasePath, "SELECT count(*) FROM bookings WHERE payment_state = 'capture_pending'"), 1)
+        XCTAssertEqual(
+            try count(databasePath, "SELECT count(*) FROM outbox WHERE kind = 'capture' AND done_at IS NULL AND attempts = 1"), 1)
+        XCTAssertEqual(try count(databasePath, "SELECT count(*) FROM audit_log WHERE event = 'payment.captured'"), 0)
+
+        let restarted = try PortaldProcess.start(
+            arguments: arguments, logURL: directory.appendingPathComponent("second.log"))
+        defer { restarted.kill() }
+        let deadline = ContinuousClock.now + .seconds(30)
+        while try count(databasePath, "SELECT count(*) FROM outbox WHERE done_at IS NOT NULL") == 0,
+            ContinuousClock.now < deadline
+        {
+            try await Task.sleep(for: .milliseconds(100))
+        }
+        XCTAssertEqual(try count(databasePath, "SELECT count(*) FROM outbox WHERE kind = 'capture' AND done_at IS NOT NULL"), 1)
+        XCTAssertEqual(try count(databasePath, "SELECT count(*) FROM audit_log WHERE event = 'payment.captured'"), 1)
+        XCTAssertEqual(try count(databasePath, "SELECT count(*) FROM bookings WHERE payment_state = 'captured'"), 1)
+
+        let again = client(port: restarted.port, token: session.configuration.authorization, group: eventLoopGroup)
+        let booking = try await again.call(
+            PortalMethods.finalizeCheckout,
+            FinalizeCheckoutRequest(holdToken: started.holdToken, paymentIntentId: started.paymentIntentId)).booking
+        XCTAssertEqual(booking?.clientId, clientID)
+        XCTAssertEqual(booking?.paymentState, .captured)
+        XCTAssertEqual(try count(databasePath, "SELECT count(*) FROM bookings"), 1)
+        await again.shutdown()
+        XCTAssertTrue(restarted.terminate(), "portald should exit on SIGTERM")
+    }
+
     // MARK: Helpers
 
     /// Start-up repair takes over what an earlier run left, leases

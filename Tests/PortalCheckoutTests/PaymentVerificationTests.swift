@@ -98,6 +98,12 @@ final class CheckoutConfigurationTests: XCTestCase {
         XCTAssertTrue(
             try CheckoutFaults.from(environment: ["PORTAL_FAULT_INJECTION": "crash-after-booking-commit"])
                 .crashAfterBookingCommit)
+        let both = try CheckoutFaults.from(
+            environment: ["PORTAL_FAULT_INJECTION": "crash-after-capture, crash-after-booking-commit"])
+        XCTAssertTrue(both.crashAfterCapture && both.crashAfterBookingCommit)
+        XCTAssertFalse(
+            try CheckoutFaults.from(environment: ["PORTAL_FAULT_INJECTION": "crash-after-booking-commit"])
+                .crashAfterCapture)
         XCTAssertThrowsError(try CheckoutFaults.from(environment: ["PORTAL_FAULT_INJECTION": "crash-later"]))
     }
 
