@@ -19,44 +19,10 @@ final class CheckoutCrashTests: XCTestCase {
     func testAKillBetweenTheBookingsCommitAndTheCaptureIsRepairedAtRestartWithExactlyOneCapture() async throws {
         let stripe = try LocalStripe.sharedOrSkip()
         try await stripe.reset()
-        let directory = FileManager.default.temporaryDirectory
-            .appendingPathComponent("portal-crash-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(at: directory) }
-        let databasePath = directory.appendingPathComponent("portal.sqlite").path
-        let arguments = [
-            "--db", databasePath, "--admin-key", Self.adminKey, "--stripe-api-key", LocalStripe.secretKeyValue,
-            "--stripe-api-base", stripe.baseURL, "--log-level", "info",
-        ]
-        let eventLoopGroup = MultiThreadedEventLoopGroup.singleton
-
         // 1. A portald that will die right after the booking commits.
-        let doomed = try PortaldProcess.start(
-            arguments: arguments, environment: ["PORTAL_FAULT_INJECTION": "crash-after-booking-commit"],
-            logURL: directory.appendingPathComponent("first.log"))
-        defer { doomed.kill() }
-        let date = Self.dateAWeekAhead()
-        let admin = client(port: doomed.port, token: Self.adminKey, group: eventLoopGroup)
-        let blockID = try await seed(admin, date: date)
-        let (clientID, session) = try await signUp(admin, port: doomed.port, group: eventLoopGroup)
-        let started = try await session.call(
-            PortalMethods.startCheckout,
-            StartCheckoutRequest(serviceCode: "walk", blockId: blockID, expectedPriceCents: 1500))
-        try await stripe.payAsBrowser(paymentIntentID: started.paymentIntentId)
-
-        do {
-            _ = try await session.call(
-                PortalMethods.finalizeCheckout,
-                FinalizeCheckoutRequest(holdToken: started.holdToken, paymentIntentId: started.paymentIntentId))
-            XCTFail("the server should have died before answering")
-        } catch {
-            XCTAssertEqual(error.code, .unavailable, "\(error)")
-        }
-        XCTAssertTrue(doomed.waitForExit(), "portald should have killed itself")
-        XCTAssertEqual(doomed.process.terminationReason, .uncaughtSignal)
-        XCTAssertEqual(doomed.process.terminationStatus, SIGKILL)
-        await admin.shutdown()
-        await session.shutdown()
+        let crashed = try await finalizeUntilPortaldDies(of: "crash-after-booking-commit", stripe: stripe)
+        defer { try? FileManager.default.removeItem(at: crashed.directory) }
+        let (databasePath, started) = (crashed.databasePath, crashed.started)
 
         // 2. What the crash left: a committed booking, a capture queued —
         //    claimed for the dead request's first attempt (one attempt
@@ -71,35 +37,24 @@ final class CheckoutCrashTests: XCTestCase {
         await assertEqual(try await stripe.makeClient().retrievePaymentIntent(id: started.paymentIntentId).status, .requiresCapture)
 
         // 3. Restart on the same database, without the fault: start-up repair captures.
-        let restarted = try PortaldProcess.start(
-            arguments: arguments, logURL: directory.appendingPathComponent("second.log"))
+        let restarted = try await restartUntilRepaired(crashed)
         defer { restarted.kill() }
-        let deadline = ContinuousClock.now + .seconds(30)
-        while try count(databasePath, "SELECT count(*) FROM outbox WHERE done_at IS NOT NULL") == 0,
-            ContinuousClock.now < deadline
-        {
-            try await Task.sleep(for: .milliseconds(100))
-        }
         await assertEqual(try await stripe.makeClient().retrievePaymentIntent(id: started.paymentIntentId).status, .succeeded)
         XCTAssertEqual(
             try count(databasePath, "SELECT count(*) FROM outbox WHERE kind = 'capture' AND done_at IS NOT NULL AND attempts = 2"), 1)
         XCTAssertEqual(try count(databasePath, "SELECT count(*) FROM outbox"), 1)
         XCTAssertEqual(try count(databasePath, "SELECT count(*) FROM audit_log WHERE event = 'payment.captured'"), 1)
         XCTAssertEqual(try count(databasePath, "SELECT count(*) FROM bookings WHERE payment_state = 'captured'"), 1)
-        XCTAssertTrue(doomed.log.contains("FAULT INJECTION IS ON"), doomed.log)
+        XCTAssertTrue(crashed.log.contains("FAULT INJECTION IS ON"), crashed.log)
         XCTAssertTrue(restarted.log.contains("Repairing payment calls left by an earlier run"), restarted.log)
 
         // 4. The client asks again (a new session: the old one was on the dead
         //    process's connection, its token is still valid in the database).
-        let again = client(port: restarted.port, token: session.configuration.authorization, group: eventLoopGroup)
-        let booking = try await again.call(
-            PortalMethods.finalizeCheckout,
-            FinalizeCheckoutRequest(holdToken: started.holdToken, paymentIntentId: started.paymentIntentId)).booking
-        XCTAssertEqual(booking?.clientId, clientID)
+        let booking = try await finalizeAgain(crashed, on: restarted)
+        XCTAssertEqual(booking?.clientId, crashed.clientID)
         XCTAssertEqual(booking?.paymentState, .captured)
         XCTAssertEqual(try count(databasePath, "SELECT count(*) FROM bookings"), 1)
         XCTAssertEqual(try count(databasePath, "SELECT count(*) FROM audit_log WHERE event = 'payment.captured'"), 1)
-        await again.shutdown()
 
         // 5. SIGTERM drains and exits cleanly, though the test spawned it from
         //    a thread whose mask blocks SIGTERM (inherited by the child).
@@ -107,7 +62,7 @@ final class CheckoutCrashTests: XCTestCase {
         XCTAssertEqual(restarted.process.terminationReason, .exit)
         XCTAssertEqual(restarted.process.terminationStatus, 0)
         XCTAssertFalse(restarted.log.contains(started.clientSecret), "the client secret must never be logged")
-        XCTAssertFalse(doomed.log.contains(started.clientSecret), "the client secret must never be logged")
+        XCTAssertFalse(crashed.log.contains(started.clientSecret), "the client secret must never be logged")
         XCTAssertFalse(restarted.log.contains(LocalStripe.secretKeyValue), "the Stripe key must never be logged")
     }
 
@@ -119,19 +74,61 @@ final class CheckoutCrashTests: XCTestCase {
     func testAKillAfterTheCaptureBeforeItIsRecordedIsRecordedAtRestartOnce() async throws {
         let stripe = try LocalStripe.sharedOrSkip()
         try await stripe.reset()
+        let crashed = try await finalizeUntilPortaldDies(of: "crash-after-capture", stripe: stripe)
+        defer { try? FileManager.default.removeItem(at: crashed.directory) }
+        let (databasePath, started) = (crashed.databasePath, crashed.started)
+
+        // Captured at the provider, not recorded here.
+        await assertEqual(try await stripe.makeClient().retrievePaymentIntent(id: started.paymentIntentId).status, .succeeded)
+        XCTAssertEqual(try count(databasePath, "SELECT count(*) FROM bookings WHERE payment_state = 'capture_pending'"), 1)
+        XCTAssertEqual(
+            try count(databasePath, "SELECT count(*) FROM outbox WHERE kind = 'capture' AND done_at IS NULL AND attempts = 1"), 1)
+        XCTAssertEqual(try count(databasePath, "SELECT count(*) FROM audit_log WHERE event = 'payment.captured'"), 0)
+
+        let restarted = try await restartUntilRepaired(crashed)
+        defer { restarted.kill() }
+        XCTAssertEqual(try count(databasePath, "SELECT count(*) FROM outbox WHERE kind = 'capture' AND done_at IS NOT NULL"), 1)
+        XCTAssertEqual(try count(databasePath, "SELECT count(*) FROM audit_log WHERE event = 'payment.captured'"), 1)
+        XCTAssertEqual(try count(databasePath, "SELECT count(*) FROM bookings WHERE payment_state = 'captured'"), 1)
+
+        let booking = try await finalizeAgain(crashed, on: restarted)
+        XCTAssertEqual(booking?.clientId, crashed.clientID)
+        XCTAssertEqual(booking?.paymentState, .captured)
+        XCTAssertEqual(try count(databasePath, "SELECT count(*) FROM bookings"), 1)
+        XCTAssertTrue(restarted.terminate(), "portald should exit on SIGTERM")
+    }
+
+    // MARK: Helpers
+
+    /// What a portald that killed itself during FinalizeCheckout left.
+    private struct Crashed {
+        let directory: URL
+        let databasePath: String
+        /// The dead portald's arguments, to restart it on the same database.
+        let arguments: [String]
+        let clientID: Int64
+        /// The client's session, still valid in the database.
+        let authorization: Credentials?
+        let started: StartCheckoutResponse
+        /// The dead portald's log.
+        let log: String
+    }
+
+    /// Starts a portald with `fault`, seeds a block, signs a client up,
+    /// starts a checkout, pays as the browser would and finalizes — and
+    /// checks that portald killed itself (SIGKILL) before answering.
+    private func finalizeUntilPortaldDies(of fault: String, stripe: LocalStripe) async throws -> Crashed {
         let directory = FileManager.default.temporaryDirectory
             .appendingPathComponent("portal-crash-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(at: directory) }
         let databasePath = directory.appendingPathComponent("portal.sqlite").path
         let arguments = [
             "--db", databasePath, "--admin-key", Self.adminKey, "--stripe-api-key", LocalStripe.secretKeyValue,
             "--stripe-api-base", stripe.baseURL, "--log-level", "info",
         ]
         let eventLoopGroup = MultiThreadedEventLoopGroup.singleton
-
         let doomed = try PortaldProcess.start(
-            arguments: arguments, environment: ["PORTAL_FAULT_INJECTION": "crash-after-capture"],
+            arguments: arguments, environment: ["PORTAL_FAULT_INJECTION": fault],
             logURL: directory.appendingPathComponent("first.log"))
         defer { doomed.kill() }
         let admin = client(port: doomed.port, token: Self.adminKey, group: eventLoopGroup)
@@ -150,42 +147,46 @@ final class CheckoutCrashTests: XCTestCase {
             XCTAssertEqual(error.code, .unavailable, "\(error)")
         }
         XCTAssertTrue(doomed.waitForExit(), "portald should have killed itself")
+        XCTAssertEqual(doomed.process.terminationReason, .uncaughtSignal)
         XCTAssertEqual(doomed.process.terminationStatus, SIGKILL)
         await admin.shutdown()
         await session.shutdown()
+        return Crashed(
+            directory: directory, databasePath: databasePath, arguments: arguments, clientID: clientID,
+            authorization: session.configuration.authorization, started: started, log: doomed.log)
+    }
 
-        // Captured at the provider, not recorded here.
-        await assertEqual(try await stripe.makeClient().retrievePaymentIntent(id: started.paymentIntentId).status, .succeeded)
-        XCTAssertEqual(try count(databasePath, "SELECT count(*) FROM bookings WHERE payment_state = 'capture_pending'"), 1)
-        XCTAssertEqual(
-            try count(databasePath, "SELECT count(*) FROM outbox WHERE kind = 'capture' AND done_at IS NULL AND attempts = 1"), 1)
-        XCTAssertEqual(try count(databasePath, "SELECT count(*) FROM audit_log WHERE event = 'payment.captured'"), 0)
-
+    /// Starts portald again on the crashed one's database, without the
+    /// fault, and waits (up to 30 s) until start-up repair has finished an
+    /// outbox row.
+    private func restartUntilRepaired(_ crashed: Crashed) async throws -> PortaldProcess {
         let restarted = try PortaldProcess.start(
-            arguments: arguments, logURL: directory.appendingPathComponent("second.log"))
-        defer { restarted.kill() }
+            arguments: crashed.arguments, logURL: crashed.directory.appendingPathComponent("second.log"))
         let deadline = ContinuousClock.now + .seconds(30)
-        while try count(databasePath, "SELECT count(*) FROM outbox WHERE done_at IS NOT NULL") == 0,
+        while try count(crashed.databasePath, "SELECT count(*) FROM outbox WHERE done_at IS NOT NULL") == 0,
             ContinuousClock.now < deadline
         {
             try await Task.sleep(for: .milliseconds(100))
         }
-        XCTAssertEqual(try count(databasePath, "SELECT count(*) FROM outbox WHERE kind = 'capture' AND done_at IS NOT NULL"), 1)
-        XCTAssertEqual(try count(databasePath, "SELECT count(*) FROM audit_log WHERE event = 'payment.captured'"), 1)
-        XCTAssertEqual(try count(databasePath, "SELECT count(*) FROM bookings WHERE payment_state = 'captured'"), 1)
-
-        let again = client(port: restarted.port, token: session.configuration.authorization, group: eventLoopGroup)
-        let booking = try await again.call(
-            PortalMethods.finalizeCheckout,
-            FinalizeCheckoutRequest(holdToken: started.holdToken, paymentIntentId: started.paymentIntentId)).booking
-        XCTAssertEqual(booking?.clientId, clientID)
-        XCTAssertEqual(booking?.paymentState, .captured)
-        XCTAssertEqual(try count(databasePath, "SELECT count(*) FROM bookings"), 1)
-        await again.shutdown()
-        XCTAssertTrue(restarted.terminate(), "portald should exit on SIGTERM")
+        return restarted
     }
 
-    // MARK: Helpers
+    /// The crashed checkout's client finalizes again on `restarted` (a new
+    /// connection: the old one died with its process; the session token is
+    /// still valid in the database).
+    private func finalizeAgain(_ crashed: Crashed, on restarted: PortaldProcess) async throws -> Booking? {
+        let again = client(port: restarted.port, token: crashed.authorization, group: MultiThreadedEventLoopGroup.singleton)
+        do {
+            let answer = try await again.call(
+                PortalMethods.finalizeCheckout,
+                FinalizeCheckoutRequest(holdToken: crashed.started.holdToken, paymentIntentId: crashed.started.paymentIntentId))
+            await again.shutdown()
+            return answer.booking
+        } catch {
+            await again.shutdown()
+            throw error
+        }
+    }
 
     /// Start-up repair takes over what an earlier run left, leases
     /// notwithstanding — right only if that run is gone. A second portald on
