@@ -96,16 +96,15 @@ struct PaymentCommandRunner: Sendable {
         if let booking, claimed.kind == .capture, result == .captured {
             configuration.faults.captureMade()
             store.recordCaptureInBackground(claimed, of: booking)
-            logger.info("Payment call done", metadata: metadata(claimed))
-            return .done(result)
-        }
-        do {
-            try await store.completePaymentCommand(claimed.id, result: result)
-        } catch {
-            // The lease runs out and the call is made again; the provider's
-            // state then settles it.
-            logger.warning("Could not record a payment call's result", metadata: metadata(claimed, error: error))
-            return .retryLater
+        } else {
+            do {
+                try await store.completePaymentCommand(claimed.id, result: result)
+            } catch {
+                // The lease runs out and the call is made again; the provider's
+                // state then settles it.
+                logger.warning("Could not record a payment call's result", metadata: metadata(claimed, error: error))
+                return .retryLater
+            }
         }
         switch (claimed.kind, result) {
         case (.capture, .captured), (.cancel, .canceled):

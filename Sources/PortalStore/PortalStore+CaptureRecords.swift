@@ -25,10 +25,9 @@ final class CaptureRecords: Sendable {
     static let keptAfterWriteNanoseconds: UInt64 = 2_000_000_000
 
     private struct State {
-        /// Completions not taken by a write yet.
+        /// Completions not taken by a write yet; while there are any, a
+        /// write that will take them is queued.
         var waiting: [Completion] = []
-        /// Whether a write that will take `waiting` is queued.
-        var writeQueued = false
         /// Bookings shown `captured`.
         var captured: Set<Int64> = []
         /// Bookings whose completion was written (or failed), oldest first,
@@ -51,9 +50,8 @@ final class CaptureRecords: Sendable {
     func add(outboxID: Int64, booking: BookingID) -> Bool {
         state.withLock { state in
             state.captured.insert(booking.rawValue)
-            state.waiting.append(Completion(outboxID: outboxID, booking: booking.rawValue))
-            defer { state.writeQueued = true }
-            return !state.writeQueued
+            defer { state.waiting.append(Completion(outboxID: outboxID, booking: booking.rawValue)) }
+            return state.waiting.isEmpty
         }
     }
 
@@ -61,10 +59,7 @@ final class CaptureRecords: Sendable {
     /// later ones queue a write of their own.
     func take() -> [Completion] {
         state.withLock { state in
-            defer {
-                state.waiting = []
-                state.writeQueued = false
-            }
+            defer { state.waiting = [] }
             return state.waiting
         }
     }
@@ -110,24 +105,24 @@ extension PortalStore {
     public func recordCaptureInBackground(_ command: PaymentCommand, of booking: BookingID) {
         precondition(command.kind == .capture, "only a capture is recorded in the background")
         guard captureRecords.add(outboxID: command.id, booking: booking) else { return }
+        // Taken once, by the write's first run (a write may run again when
+        // its group is undone) or, for a write that never ran (the store
+        // closed), when it finishes — so that later completions queue a
+        // write of their own.
         let taken = Locked<[CaptureRecords.Completion]?>(nil)
-        writer.submit(changes: []) { [clock, captureRecords] db in
-            // Taken once: a write may run again when its group is undone.
-            let completions = taken.withLock { taken in
+        let completions: @Sendable () -> [CaptureRecords.Completion] = { [captureRecords] in
+            taken.withLock { taken in
                 if taken == nil { taken = captureRecords.take() }
                 return taken!
             }
+        }
+        writer.submit(changes: []) { [clock] db in
             let now = clock.now
-            for completion in completions {
+            for completion in completions() {
                 _ = try Self.complete(db, completion.outboxID, result: .captured, now: now)
             }
         } finished: { [logger, captureRecords] error in
-            // A write that never ran (the store closed) takes them here, so
-            // that later completions queue a write of their own.
-            let completions = taken.withLock { taken in
-                if taken == nil { taken = captureRecords.take() }
-                return taken!
-            }
+            let completions = completions()
             if let error {
                 // The rows stay claimed: the outbox worker captures them
                 // again when their lease runs out, and records it then.
