@@ -270,12 +270,25 @@ public final class PortalStore: Sendable {
             // database file after.
             try checkpointConnection.execute(script: "PRAGMA synchronous = FULL")
             try writer.execute(script: "PRAGMA synchronous = NORMAL")
+            guard let databasePath = writer.databasePath,
+                let checkpointer = Checkpointer(
+                    connection: checkpointConnection, sync: sync, databasePath: databasePath,
+                    threshold: configuration.checkpointFrames,
+                    idleSeconds: configuration.idleCheckpointSeconds, logger: logger)
+            else {
+                // SQLite's own checkpoints then, inside the writer's commits.
+                checkpointConnection.close()
+                return Connections(writer: writer, readers: readers, earlierRun: earlierRun, sync: sync)
+            }
+            // No frame written before COMMIT (a full page cache grows
+            // instead of spilling): the writer's first frame after a
+            // finishing copy must wait for the database file's sync
+            // (``Checkpointer``).
+            try writer.execute(script: "PRAGMA cache_spill = OFF")
             try writer.trackWALFrames()
             return Connections(
                 writer: writer, readers: readers, earlierRun: earlierRun, sync: sync,
-                checkpointer: Checkpointer(
-                    connection: checkpointConnection, threshold: configuration.checkpointFrames,
-                    idleSeconds: configuration.idleCheckpointSeconds, logger: logger))
+                checkpointer: checkpointer)
         } catch {
             writer.close()
             throw error

@@ -225,6 +225,9 @@ final class WriterLane: Sendable {
             }
         }
         do {
+            // Not before the database file holds what the last checkpoint
+            // copied: this commit may restart the log over those frames.
+            try checkpointer?.waitForDatabaseSync()
             try db.run("COMMIT")
         } catch {
             db.rollbackIfInTransaction()

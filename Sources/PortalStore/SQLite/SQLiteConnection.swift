@@ -139,6 +139,15 @@ package final class SQLiteConnection: @unchecked Sendable {
         walFrames = nil
     }
 
+    /// The path of the main database file (`nil` for an in-memory or
+    /// temporary database).
+    package var databasePath: String? {
+        guard let handle, let main = sqlite3_db_filename(handle, "main"), main.pointee != 0 else {
+            return nil
+        }
+        return String(cString: main)
+    }
+
     /// The path of the database's write-ahead log (`…-wal`), whether or
     /// not it exists yet.
     package var walPath: String? {
