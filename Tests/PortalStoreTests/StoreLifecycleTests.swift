@@ -192,8 +192,9 @@ final class StoreLifecycleTests: XCTestCase {
         // The next entry takes the next id; the sequence table no longer has one for the log.
         XCTAssertEqual(try db.integer("SELECT audit_id FROM audit_log WHERE event = 'service.created' AND entity_id = 'daycare'"), 4)
         XCTAssertEqual(try db.integer("SELECT count(*) FROM sqlite_sequence WHERE name = 'audit_log'"), 0)
+        // Its two append-only triggers (its index by entity went in version 11).
         XCTAssertEqual(
-            try db.integer("SELECT count(*) FROM sqlite_schema WHERE tbl_name = 'audit_log' AND type IN ('index', 'trigger')"), 3)
+            try db.integer("SELECT count(*) FROM sqlite_schema WHERE tbl_name = 'audit_log' AND type IN ('index', 'trigger')"), 2)
         XCTAssertThrowsError(try db.run("UPDATE audit_log SET event = 'x' WHERE audit_id = 1"))
         XCTAssertThrowsError(try db.run("DELETE FROM audit_log WHERE audit_id = 4"))
         XCTAssertEqual(try db.integer("SELECT count(*) FROM audit_log"), 4)
@@ -292,5 +293,27 @@ final class StoreLifecycleTests: XCTestCase {
         XCTAssertEqual(try db.integer("SELECT count(*) FROM sqlite_schema WHERE name = 'bookings_by_date'"), 0)
         XCTAssertEqual(
             try db.integer("SELECT count(*) FROM bookings INDEXED BY bookings_without_block WHERE block_id IS NULL"), 1)
+    }
+
+    func testSchema11KeepsAnAppendOnlyAuditLogWithoutAnIndexByEntity() async throws {
+        try await fixture.service("walk", minutes: 60)
+        let block = try await fixture.block("2025-10-08", "09:00", "10:00", "Nine")
+        try await fixture.capacity(block, "walk", 5)
+        let ada = try await fixture.client("Ada")
+        _ = try await fixture.store.createHold(for: ada, block: block.id, service: ServiceCode("walk"))
+
+        let db = try SQLiteConnection(path: fixture.path, busyTimeoutMilliseconds: 1000)
+        defer { db.close() }
+        XCTAssertEqual(try db.integer("SELECT count(*) FROM sqlite_schema WHERE name = 'audit_by_entity'"), 0)
+        XCTAssertEqual(
+            try db.integer("SELECT count(*) FROM sqlite_schema WHERE type = 'index' AND tbl_name = 'audit_log'"), 0)
+        // One entity's history, read the way docs/store.md shows.
+        let holdID = try XCTUnwrap(try db.integer("SELECT hold_id FROM holds"))
+        let events = try db.rows(
+            "SELECT event FROM audit_log WHERE entity = 'hold' AND entity_id = ? ORDER BY audit_id",
+            [.text(String(holdID))]) { $0.text(0) }
+        XCTAssertEqual(events, ["hold.created"])
+        XCTAssertThrowsError(try db.run("UPDATE audit_log SET event = 'x'"), "still append-only")
+        XCTAssertThrowsError(try db.run("DELETE FROM audit_log"), "still append-only")
     }
 }
