@@ -1,7 +1,6 @@
 #ifndef PORTAL_CSQLITE_SHIM_H
 #define PORTAL_CSQLITE_SHIM_H
 #include <sqlite3.h>
-#include <string.h>
 
 /* SQLITE_TRANSIENT is a macro casting -1 to a function pointer, which Swift
  * cannot import. These typed wrappers bind text and blobs with it, so SQLite
@@ -39,24 +38,6 @@ static int csqlite_record_wal_frames(void *frames, sqlite3 *db, const char *name
 
 static inline void *csqlite_track_wal_frames(sqlite3 *db, int *frames) {
     return sqlite3_wal_hook(db, csqlite_record_wal_frames, frames);
-}
-
-/* An update hook that counts the rows changed in the tables `blocks` and
- * `services` (SQLite calls it on the changing thread, for every row a
- * statement inserts, updates or deletes), so that rows of those tables
- * kept in memory by the store's writer know when they may be stale. */
-static void csqlite_count_definition_change(void *count, int operation, const char *database,
-                                            const char *table, sqlite3_int64 rowid) {
-    (void)operation;
-    (void)database;
-    (void)rowid;
-    if (strcmp(table, "blocks") == 0 || strcmp(table, "services") == 0) {
-        *(unsigned long long *)count += 1;
-    }
-}
-
-static inline void *csqlite_count_definition_changes(sqlite3 *db, unsigned long long *count) {
-    return sqlite3_update_hook(db, csqlite_count_definition_change, count);
 }
 
 #endif

@@ -242,9 +242,6 @@ public final class PortalStore: Sendable {
                 PRAGMA temp_store = MEMORY;
                 """)
             try Migrations.migrate(writer, logger: logger)
-            // Blocks and services read by a write stay in memory until the
-            // transaction ends or one of them changes (``DefinitionRows``).
-            try writer.countDefinitionChanges()
             let earlierRun = EarlierRun(
                 lastHoldID: try writer.integer("SELECT coalesce(max(hold_id), 0) FROM holds") ?? 0,
                 lastOutboxID: try writer.integer("SELECT coalesce(max(outbox_id), 0) FROM outbox") ?? 0)

@@ -92,26 +92,20 @@ enum Query {
     /// The block `id`; `BLOCK_NOT_FOUND` naming `field` (the request's name
     /// for it) when there is none.
     static func block(_ db: SQLiteConnection, _ id: BlockID, field: String = "block_id") throws -> TimetableBlock {
-        let kept = db.definitionRows
-        if let block = kept.block(id, on: db) { return block }
         guard
             let block = try db.row(
                 "SELECT \(StoredRow.blockColumns) FROM blocks b WHERE b.block_id = ?",
                 [.integer(id.rawValue)], { try StoredRow.block($0) })
         else { throw PortalError.blockNotFound(id, field: field) }
-        kept.keep(block, on: db)
         return block
     }
 
     static func service(_ db: SQLiteConnection, _ code: ServiceCode) throws -> ServiceDefaults {
-        let kept = db.definitionRows
-        if let service = kept.service(code, on: db) { return service }
         guard
             let service = try db.row(
                 "SELECT \(StoredRow.serviceColumns) FROM services WHERE service_code = ?",
                 [.text(code.rawValue)], StoredRow.serviceDefaults)
         else { throw PortalError.unknownService(code) }
-        kept.keep(service, on: db)
         return service
     }
 
@@ -180,59 +174,5 @@ extension PortalError {
         .failedPrecondition(
             .serviceNotOffered, "Block \(block) does not offer the service \"\(code)\".",
             details: ["block_id": "\(block)", "service_code": code.rawValue])
-    }
-}
-
-/// The blocks and services the writer read in its current transaction.
-///
-/// Every write of a group reads its block and service again under the
-/// write lock (≈ 5 % of the writer's time under checkout load, where a
-/// group of a hundred writes names a handful of them). The kept rows are
-/// forgotten when the writer begins a transaction (``forget()``: nothing
-/// outlives the transaction that read it, whatever another connection
-/// wrote before it) and whenever a statement on the writer's connection
-/// changed a row of `blocks` or `services` (SQLite's update hook counts
-/// those: ``SQLiteConnection/definitionChanges``). Only the writer's
-/// connection keeps rows (``SQLiteConnection/countDefinitionChanges()``);
-/// a reader's would outlive its snapshot.
-package final class DefinitionRows {
-    var isEnabled = false
-    private var blocks: [BlockID: TimetableBlock] = [:]
-    private var services: [ServiceCode: ServiceDefaults] = [:]
-    /// ``SQLiteConnection/definitionChanges`` when the kept rows were read.
-    private var readAt: UInt64 = 0
-
-    /// Forgets every kept row (the writer begins a transaction).
-    func forget() {
-        blocks.removeAll(keepingCapacity: true)
-        services.removeAll(keepingCapacity: true)
-    }
-
-    func block(_ id: BlockID, on db: SQLiteConnection) -> TimetableBlock? {
-        isCurrent(db) ? blocks[id] : nil
-    }
-
-    func service(_ code: ServiceCode, on db: SQLiteConnection) -> ServiceDefaults? {
-        isCurrent(db) ? services[code] : nil
-    }
-
-    func keep(_ block: TimetableBlock, on db: SQLiteConnection) {
-        if isCurrent(db) { blocks[block.id] = block }
-    }
-
-    func keep(_ service: ServiceDefaults, on db: SQLiteConnection) {
-        if isCurrent(db) { services[service.code] = service }
-    }
-
-    /// Whether rows may be kept and read: enabled, and forgotten first if
-    /// any changed since they were read.
-    private func isCurrent(_ db: SQLiteConnection) -> Bool {
-        guard isEnabled else { return false }
-        let changes = db.definitionChanges
-        if changes != readAt {
-            forget()
-            readAt = changes
-        }
-        return true
     }
 }

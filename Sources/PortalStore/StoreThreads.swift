@@ -191,7 +191,6 @@ final class WriterLane: Sendable {
             for job in runnable { job.finish(error) }
             return
         }
-        db.definitionRows.forget()
         var succeeded: [Job] = []
         // Refusals too wait for the commit's sync: what they read may be an
         // earlier group's commit that is not on disk yet.

@@ -90,12 +90,6 @@ package final class SQLiteConnection: @unchecked Sendable {
     /// Frames in the write-ahead log after this connection's last commit,
     /// once ``trackWALFrames()`` was called (written by SQLite's WAL hook).
     private var walFrames: UnsafeMutablePointer<Int32>?
-    /// Rows changed in `blocks` and `services` on this connection, once
-    /// ``countDefinitionChanges()`` was called (written by SQLite's update hook).
-    private var definitionChangeCount: UnsafeMutablePointer<UInt64>?
-    /// Blocks and services this connection read in its current write
-    /// transaction (``DefinitionRows``; the writer's only).
-    package let definitionRows = DefinitionRows()
 
     /// Opens (creating if needed) the database file at `path`.
     ///
@@ -143,8 +137,6 @@ package final class SQLiteConnection: @unchecked Sendable {
         handle = nil
         walFrames?.deallocate()
         walFrames = nil
-        definitionChangeCount?.deallocate()
-        definitionChangeCount = nil
     }
 
     /// The path of the main database file (`nil` for an in-memory or
@@ -201,25 +193,6 @@ package final class SQLiteConnection: @unchecked Sendable {
         if rc == SQLITE_BUSY { return false }
         guard rc == SQLITE_OK else { throw error(rc, "checkpoint") }
         return true
-    }
-
-    /// Counts the rows this connection changes in `blocks` and `services`
-    /// (``definitionChanges``), and lets ``definitionRows`` keep the rows it
-    /// reads (the writer's connection: only it changes those tables).
-    package func countDefinitionChanges() throws {
-        let db = try open()
-        if definitionChangeCount == nil {
-            definitionChangeCount = .allocate(capacity: 1)
-            definitionChangeCount?.initialize(to: 0)
-        }
-        _ = csqlite_count_definition_changes(db, definitionChangeCount)
-        definitionRows.isEnabled = true
-    }
-
-    /// Rows changed in `blocks` and `services` so far (0 until
-    /// ``countDefinitionChanges()``).
-    package var definitionChanges: UInt64 {
-        definitionChangeCount.map { $0.pointee } ?? 0
     }
 
     /// Frames in the write-ahead log after this connection's last commit
