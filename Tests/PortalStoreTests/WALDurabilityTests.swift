@@ -106,15 +106,8 @@ final class WALDurabilityTests: XCTestCase {
             let pagesPerWrite = 400
             var largestLog: Int64 = 0
             let walPath = fixture.path + "-wal"
-            // The log's salts (bytes 16–23 of its header) change each time
-            // it starts again.
-            func salts() -> Data? {
-                guard let handle = FileHandle(forReadingAtPath: walPath) else { return nil }
-                defer { try? handle.close() }
-                return try? handle.read(upToCount: 24)?.suffix(8)
-            }
             var restarts = 0
-            var lastSalts = salts()
+            var lastSalts = walSalts(walPath)
             for _ in 0..<writes {
                 try await writer.perform(changes: []) { db, _ in
                     try db.run(
@@ -126,7 +119,7 @@ final class WALDurabilityTests: XCTestCase {
                 }
                 let size = try FileManager.default.attributesOfItem(atPath: walPath)[.size] as? Int64 ?? 0
                 largestLog = max(largestLog, size)
-                let now = salts()
+                let now = walSalts(walPath)
                 if let lastSalts, now != lastSalts { restarts += 1 }
                 lastSalts = now
             }
@@ -221,12 +214,7 @@ final class WALDurabilityTests: XCTestCase {
         let checkpointConnection = try SQLiteConnection(path: path, busyTimeoutMilliseconds: 100)
         try checkpointConnection.execute(script: "PRAGMA synchronous = FULL")
 
-        @Sendable func salts() -> [UInt8] {
-            guard let handle = FileHandle(forReadingAtPath: walPath) else { return [] }
-            defer { try? handle.close() }
-            return Array((try? handle.read(upToCount: 24)) ?? Data()).suffix(8)
-        }
-        struct Seen { var held = false; var before: [UInt8] = []; var during: [UInt8] = [] }
+        struct Seen { var held = false; var before: [UInt8]?; var during: [UInt8]? }
         let seen = Locked(Seen())
         let checkpointer = try XCTUnwrap(
             Checkpointer(
@@ -234,10 +222,10 @@ final class WALDurabilityTests: XCTestCase {
                 idleSeconds: 60, logger: logger,
                 beforeDatabaseSync: { afterFinishingCopy in
                     guard afterFinishingCopy, !seen.withLock({ $0.held }) else { return }
-                    let before = salts()
+                    let before = walSalts(walPath)
                     // Writes keep being queued meanwhile (below).
                     usleep(300_000)
-                    let during = salts()
+                    let during = walSalts(walPath)
                     seen.withLock { $0 = Seen(held: true, before: before, during: during) }
                 }))
         let lane = WriterLane(connection: db, sync: sync, checkpointer: checkpointer)
@@ -248,16 +236,27 @@ final class WALDurabilityTests: XCTestCase {
                 try db.run("INSERT INTO t SELECT randomblob(3000) FROM (SELECT 1 UNION ALL SELECT 2)")
             }
             let state = seen.withLock { $0 }
-            restartedAfterTheSync = state.held && salts() != state.before
+            restartedAfterTheSync = state.held && walSalts(walPath) != state.before
         }
         await lane.close()
 
         let state = seen.withLock { $0 }
         XCTAssertTrue(state.held, "a finishing copy ran and its database sync was held up")
+        XCTAssertNotNil(state.before, "the log's header was read before the sync")
         XCTAssertEqual(state.during, state.before, "the log did not restart while the database file was being synced")
         XCTAssertTrue(restartedAfterTheSync, "the log restarted once the sync returned")
         let check = try SQLiteConnection(path: path, busyTimeoutMilliseconds: 1000)
         defer { check.close() }
         XCTAssertEqual(try check.row("PRAGMA integrity_check") { $0.text(0) }, "ok")
     }
+}
+
+/// The salts of the write-ahead log at `walPath` (bytes 16–23 of its
+/// header), which change each time the log starts again; `nil` when it
+/// cannot be read.
+private func walSalts(_ walPath: String) -> [UInt8]? {
+    guard let handle = FileHandle(forReadingAtPath: walPath) else { return nil }
+    defer { try? handle.close() }
+    guard let header = try? handle.read(upToCount: 24), header.count == 24 else { return nil }
+    return Array(header.suffix(8))
 }
