@@ -128,7 +128,9 @@ struct RunReport {
         var fields = [
             "scenario=\(scenario)", "mode=\(mode)", "c=\(connections)", "k=\(inFlight)",
             "rps=\(format(requestsPerSecond, 0))", "ops=\(format(operationsPerSecond, 0))",
+            "p10_us=\(format(latencies.microseconds(at: 10), 0))",
             "p50_us=\(format(latencies.microseconds(at: 50), 0))",
+            "p90_us=\(format(latencies.microseconds(at: 90), 0))",
             "p99_us=\(format(latencies.microseconds(at: 99), 0))",
             "p999_us=\(format(latencies.microseconds(at: 99.9), 0))",
             "errors=\(errorCount + tally.protocolErrors)",
