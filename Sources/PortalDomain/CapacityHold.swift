@@ -28,9 +28,10 @@ public struct HoldToken: Hashable, Sendable, CustomStringConvertible {
     /// The token as it travels on the wire.
     public let rawValue: String
 
-    /// A fresh token made now, its random part from the system's CSPRNG.
+    /// A fresh token made now, its random part from the system's CSPRNG
+    /// (``BufferedSystemRandom``).
     public static func generate() -> HoldToken {
-        var generator = SystemRandomNumberGenerator()
+        var generator = BufferedSystemRandom()
         return generate(using: &generator, atMillisecond: currentUnixMilliseconds())
     }
 

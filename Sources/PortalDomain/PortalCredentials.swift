@@ -104,9 +104,9 @@ public struct SessionToken: Hashable, Sendable, CustomStringConvertible,
     /// The token as it travels on the wire.
     public let rawValue: String
 
-    /// A fresh token from the system CSPRNG.
+    /// A fresh token from the system CSPRNG (``BufferedSystemRandom``).
     public static func generate() -> SessionToken {
-        var generator = SystemRandomNumberGenerator()
+        var generator = BufferedSystemRandom()
         var bytes: [UInt8] = []
         bytes.reserveCapacity(byteCount)
         while bytes.count < byteCount {

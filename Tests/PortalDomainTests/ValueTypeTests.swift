@@ -265,3 +265,32 @@ final class HoldTokenTests: XCTestCase {
         XCTAssertEqual(base64URLEncode([0xFB, 0xFF]), "-_8")
     }
 }
+
+final class BufferedSystemRandomTests: XCTestCase {
+    /// Words from many threads at once, across many refills of the buffer:
+    /// no word is handed out twice, and the bits look like the kernel's
+    /// (about half of them set, every bit position used).
+    func testWordsAreNeverHandedOutTwiceAndLookRandom() async {
+        let perTask = 2_000
+        let words = await withTaskGroup(of: [UInt64].self) { group in
+            for _ in 0..<8 {
+                group.addTask {
+                    var generator = BufferedSystemRandom()
+                    return (0..<perTask).map { _ in generator.next() }
+                }
+            }
+            var all: [UInt64] = []
+            for await part in group { all += part }
+            return all
+        }
+        XCTAssertEqual(words.count, 8 * perTask)
+        XCTAssertEqual(Set(words).count, words.count, "a word was handed out twice")
+        let ones = words.reduce(0) { $0 + $1.nonzeroBitCount }
+        let fraction = Double(ones) / Double(words.count * 64)
+        XCTAssertEqual(fraction, 0.5, accuracy: 0.01)
+        let union = words.reduce(UInt64(0)) { $0 | $1 }
+        XCTAssertEqual(union, .max, "some bit position was never set")
+        let intersection = words.reduce(UInt64.max) { $0 & $1 }
+        XCTAssertEqual(intersection, 0, "some bit position was always set")
+    }
+}
