@@ -3,15 +3,16 @@ import Glibc
 #endif
 
 /// The kernel's CSPRNG, read 256 bytes at a time: the generator of hold
-/// tokens, session tokens and the simulated gateway's secrets.
+/// tokens and session tokens.
 ///
 /// `SystemRandomNumberGenerator` makes one `getrandom` system call per
-/// 64-bit word — four per checkout pair (a hold token takes three words).
-/// This one makes one (`getentropy`, which is `getrandom`) per 32 words and hands the words out, each
-/// exactly once, under a lock; a word is overwritten with zero as it is
-/// handed out. The bytes are the kernel's, unchanged: what it buffers is
-/// only what a caller would have read a moment later. (Nothing here forks,
-/// so no two processes ever share a buffer.)
+/// 64-bit word — three per hold token, so three per checkout pair. This one
+/// makes one call (`getentropy`, which is `getrandom`) per 32 words and
+/// hands the words out, each exactly once, under a lock; a word is
+/// overwritten with zero as it is handed out. The bytes are the kernel's,
+/// unchanged: what it buffers is only what a caller would have read a
+/// moment later. (Nothing here forks, so no two processes ever share a
+/// buffer.)
 ///
 /// On other systems it is `SystemRandomNumberGenerator`.
 public struct BufferedSystemRandom: RandomNumberGenerator, Sendable {
