@@ -9,6 +9,11 @@
 # every scenario for SECONDS (default 5) after 1 s of warm-up, and prints the
 # RESULT lines labelled A or B. Compare medians, and the server's CPU per
 # request (server_cpu_us), which the machine's other load disturbs least.
+#
+# After each server has drained (SIGTERM), a CHECK line counts the bookings
+# not `captured` and the outbox rows not done: FinalizeCheckout answers
+# before its capture is recorded (in the background), so portal-bench
+# cannot see a build whose records fail — this line can (both must be 0).
 set -euo pipefail
 a="$1"; b="$2"; runs="$3"; seconds="${4:-5}"; reps="${5:-3}"
 
@@ -35,6 +40,13 @@ one() {  # $1 = bin dir, $2 = label
   done
   kill -TERM "$pid"
   wait "$pid" || true
+  python3 - "$tmp/portal.sqlite" "$label" <<'PY'
+import sqlite3, sys
+db = sqlite3.connect(f"file:{sys.argv[1]}?mode=ro", uri=True)
+bookings = db.execute("SELECT count(*) FROM bookings WHERE payment_state <> 'captured'").fetchone()[0]
+outbox = db.execute("SELECT count(*) FROM outbox WHERE done_at IS NULL").fetchone()[0]
+print(f"CHECK build={sys.argv[2]} bookings_not_captured={bookings} outbox_not_done={outbox}")
+PY
   rm -rf "$tmp"
 }
 
