@@ -201,4 +201,24 @@ final class RequestEndToEndTests: XCTestCase {
             XCTAssertEqual(server.runs.count("stubbornRefusal"), 2)
         }
     }
+
+    func testCallsOverTheRunningLimitWaitTheirTurnAndAreAllAnswered() async throws {
+        try await TestServer.with(configure: { $0.limits.maxRunningCalls = 2 }) { server in
+            let client = try await server.connect()
+            try await client.send((1...5).map { .test(TestMethods.slow, id: UInt64($0), milliseconds: 400) })
+            while server.runs.count("slow") < 2 { try await Task.sleep(nanoseconds: 5_000_000) }
+            // The first two run for 400 ms; nothing else may start meanwhile.
+            try await Task.sleep(nanoseconds: 200_000_000)
+            XCTAssertEqual(server.runs.count("slow"), 2)
+            var answered: Set<UInt64> = []
+            for _ in 1...5 {
+                let response = try await client.nextResponse(timeout: .seconds(10))
+                XCTAssertEqual(response.code, .ok)
+                answered.insert(response.id)
+            }
+            XCTAssertEqual(answered, [1, 2, 3, 4, 5])
+            XCTAssertEqual(server.runs.count("slow"), 5)
+            try await client.assertOK(.health(id: 6))
+        }
+    }
 }

@@ -32,17 +32,12 @@ package struct PendingCall: Sendable {
             if deadline <= .now() {
                 outcome = .failure(.deadlineExceeded)
             } else {
-                // The handler in a task of its own, so that the watch can
-                // cancel it; this task only waits for it (and passes on its
-                // own cancellation, when the server stops waiting for calls).
-                let (run, payload, context) = (self.run, self.payload, self.context)
-                let handler = Task { await run(payload, context) }
-                let watched = deadlines.watch(handler, until: deadline)
-                let answered = await withTaskCancellationHandler {
-                    await handler.value
-                } onCancel: {
-                    handler.cancel()
-                }
+                // The handler runs in this task, which the watch cancels at
+                // the deadline (as the server does when it stops waiting for
+                // calls). A task of its own for the handler, awaited here,
+                // cost ≈ 4 % of the server's CPU per checkout answer.
+                let watched = deadlines.watchCurrentTask(until: deadline)
+                let answered = await run(payload, context)
                 deadlines.forget(watched)
                 if case .failure = answered, deadline <= .now() {
                     outcome = .failure(.deadlineExceeded)
@@ -73,7 +68,15 @@ package final class DeadlineWatch: Sendable {
 
     private struct Entry {
         var deadline: NIODeadline
-        var task: Task<CallOutcome, Never>
+        var task: WatchedTask
+    }
+
+    /// A running call's task, kept only to cancel it. `UnsafeCurrentTask`
+    /// holds a strong reference to the task, and `cancel()` may be called
+    /// from any thread (also once the task has finished: then it does
+    /// nothing); nothing else of it is used outside its task.
+    private struct WatchedTask: @unchecked Sendable {
+        let task: UnsafeCurrentTask
     }
 
     private struct State {
@@ -102,12 +105,16 @@ package final class DeadlineWatch: Sendable {
         }
     }
 
-    /// Watches `task` until ``forget(_:)``; returns the key to forget it by.
-    package func watch(_ task: Task<CallOutcome, Never>, until deadline: NIODeadline) -> UInt64 {
-        state.withLockedValue { state in
-            state.next &+= 1
-            state.entries[state.next] = Entry(deadline: deadline, task: task)
-            return state.next
+    /// Watches the calling task until ``forget(_:)``: cancels it once
+    /// `deadline` has passed. Returns the key to forget it by.
+    package func watchCurrentTask(until deadline: NIODeadline) -> UInt64 {
+        withUnsafeCurrentTask { task in
+            guard let task else { return 0 }  // not in a task: nothing to cancel
+            return state.withLockedValue { state in
+                state.next &+= 1
+                state.entries[state.next] = Entry(deadline: deadline, task: WatchedTask(task: task))
+                return state.next
+            }
         }
     }
 
@@ -118,15 +125,67 @@ package final class DeadlineWatch: Sendable {
 
     private func cancelOverdue() {
         let now = NIODeadline.now()
-        let overdue: [Task<CallOutcome, Never>] = state.withLockedValue { state in
-            var overdue: [Task<CallOutcome, Never>] = []
+        let overdue: [WatchedTask] = state.withLockedValue { state in
+            var overdue: [WatchedTask] = []
             for (key, entry) in state.entries where entry.deadline <= now {
                 overdue.append(entry.task)
                 state.entries.removeValue(forKey: key)
             }
             return overdue
         }
-        for task in overdue { task.cancel() }
+        for watched in overdue { watched.task.cancel() }
+    }
+}
+
+/// Room for at most a number of running calls: the server's loop takes a
+/// slot before it starts a call, waiting while none is free; the call gives
+/// it back once it has answered.
+final class CallSlots: Sendable {
+    private struct State {
+        var free: Int
+        var waiter: CheckedContinuation<Void, Never>?
+    }
+
+    private let state: NIOLockedValueBox<State>
+
+    init(limit: Int) {
+        precondition(limit >= 1, "room for at least one call")
+        state = NIOLockedValueBox(State(free: limit))
+    }
+
+    /// Takes a slot, waiting for one while none is free. One caller at a
+    /// time (the server's loop).
+    func take() async {
+        let taken = state.withLockedValue { state in
+            guard state.free > 0 else { return false }
+            state.free -= 1
+            return true
+        }
+        if taken { return }
+        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+            let takenNow = state.withLockedValue { state in
+                if state.free > 0 {
+                    state.free -= 1
+                    return true
+                }
+                state.waiter = continuation
+                return false
+            }
+            if takenNow { continuation.resume() }
+        }
+    }
+
+    /// Gives a slot back: to the waiting caller of ``take()``, if any.
+    func give() {
+        let waiter: CheckedContinuation<Void, Never>? = state.withLockedValue { state in
+            guard let waiter = state.waiter else {
+                state.free += 1
+                return nil
+            }
+            state.waiter = nil
+            return waiter
+        }
+        waiter?.resume()
     }
 }
 
