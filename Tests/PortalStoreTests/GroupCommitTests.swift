@@ -93,9 +93,7 @@ final class GroupCommitTests: XCTestCase {
     /// before writing (nothing to undo), one is given up by its caller after
     /// writing; the others are committed exactly once each.
     func testAWriteThatFailsAfterWritingIsUndoneAloneAndTheRestOfItsGroupCommits() async throws {
-        let directory = FileManager.default.temporaryDirectory
-            .appendingPathComponent("portal-group-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        let directory = try makeTemporaryDirectory("portal-group")
         defer { try? FileManager.default.removeItem(at: directory) }
         let path = directory.appendingPathComponent("t.sqlite").path
         let db = try SQLiteConnection(path: path, busyTimeoutMilliseconds: 1000)

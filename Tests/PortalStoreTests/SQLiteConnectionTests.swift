@@ -8,9 +8,7 @@ final class SQLiteConnectionTests: XCTestCase {
     private var db: SQLiteConnection!
 
     override func setUpWithError() throws {
-        directory = FileManager.default.temporaryDirectory
-            .appendingPathComponent("portal-sqlite-tests-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        directory = try makeTemporaryDirectory("portal-sqlite-tests")
         db = try SQLiteConnection(
             path: directory.appendingPathComponent("t.sqlite").path, busyTimeoutMilliseconds: 100)
         try db.execute(script: "CREATE TABLE t (id INTEGER PRIMARY KEY, name TEXT) STRICT")

@@ -4,6 +4,15 @@ import PortalDomain
 import PortalStore
 import XCTest
 
+/// A new, empty folder under the system's temporary directory, named
+/// `prefix` and a UUID; the caller removes it.
+func makeTemporaryDirectory(_ prefix: String) throws -> URL {
+    let directory = FileManager.default.temporaryDirectory
+        .appendingPathComponent("\(prefix)-\(UUID().uuidString)")
+    try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+    return directory
+}
+
 /// A real SQLite database file in a fresh temporary folder, a store over it,
 /// a manual clock and the business calendar. No mocks.
 final class StoreFixture: @unchecked Sendable {
@@ -22,9 +31,7 @@ final class StoreFixture: @unchecked Sendable {
         checkpointFrames: Int = PortalStore.Configuration.defaultCheckpointFrames,
         idleCheckpointSeconds: Double = 10
     ) async throws -> StoreFixture {
-        let directory = FileManager.default.temporaryDirectory
-            .appendingPathComponent("portal-store-tests-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        let directory = try makeTemporaryDirectory("portal-store-tests")
         let path = directory.appendingPathComponent("portal.sqlite").path
         let clock = ManualWallClock(now: now)
         let calendar = try BusinessCalendar(timeZoneIdentifier: timeZone)

@@ -64,9 +64,7 @@ final class WALDurabilityTests: XCTestCase {
         XCTAssertNotNil(sync.failure)
 
         // A writer over that sync refuses every later write, and writes nothing.
-        let directory = FileManager.default.temporaryDirectory
-            .appendingPathComponent("portal-wal-sync-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        let directory = try makeTemporaryDirectory("portal-wal-sync")
         defer { try? FileManager.default.removeItem(at: directory) }
         let db = try SQLiteConnection(
             path: directory.appendingPathComponent("t.sqlite").path, busyTimeoutMilliseconds: 1000)
@@ -197,9 +195,7 @@ final class WALDurabilityTests: XCTestCase {
     /// coming: the log's header (its salts change when it restarts) must
     /// not change meanwhile, and must once the sync returned.
     func testTheLogRestartsOnlyAfterTheDatabaseFileIsSynced() async throws {
-        let directory = FileManager.default.temporaryDirectory
-            .appendingPathComponent("portal-wal-restart-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        let directory = try makeTemporaryDirectory("portal-wal-restart")
         defer { try? FileManager.default.removeItem(at: directory) }
         let path = directory.appendingPathComponent("t.sqlite").path
         let logger = Logger(label: "test.checkpoint")
