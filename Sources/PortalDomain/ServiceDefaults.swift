@@ -9,7 +9,7 @@ public struct ServiceCode: Hashable, Comparable, Sendable, CustomStringConvertib
     ///
     /// - Throws: ``PortalError`` `invalidArgument` / `INVALID_SERVICE_CODE`.
     public init(_ text: String, field: String = "service_code") throws(PortalError) {
-        let bytes = Array(text.utf8)
+        let bytes = text.utf8
         guard (1...32).contains(bytes.count),
             let first = bytes.first, (UInt8(ascii: "a")...UInt8(ascii: "z")).contains(first),
             bytes.allSatisfy({ byte in

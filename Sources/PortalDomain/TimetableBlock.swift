@@ -10,6 +10,18 @@ public struct BlockLabel: Hashable, Sendable, CustomStringConvertible {
     ///
     /// - Throws: ``PortalError`` `invalidArgument` / `INVALID_LABEL`.
     public init(_ text: String, field: String = "label") throws(PortalError) {
+        // Printable ASCII (most labels): no control character, blank only
+        // if all spaces — the checks below without their per-scalar
+        // Unicode property look-ups (perf: ≈ 1 % of the server's CPU under
+        // checkout load, where every booking reads its block back).
+        let utf8 = text.utf8
+        if (1...100).contains(utf8.count),
+            utf8.allSatisfy({ (0x20...0x7E).contains($0) }),
+            utf8.contains(where: { $0 != 0x20 })
+        {
+            self.rawValue = text
+            return
+        }
         let scalars = text.unicodeScalars
         guard !scalars.isEmpty else {
             throw .invalidArgument(.invalidLabel, "The label must not be empty.", field: field)

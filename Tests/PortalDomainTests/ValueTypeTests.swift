@@ -168,6 +168,10 @@ final class ServiceAndLabelTests: XCTestCase {
         assertPortalError(.invalidArgument, .invalidLabel, field: "label") { try BlockLabel("") }
         assertPortalError(.invalidArgument, .invalidLabel) { try BlockLabel("   ") }
         assertPortalError(.invalidArgument, .invalidLabel) { try BlockLabel("a\nb") }
+        assertPortalError(.invalidArgument, .invalidLabel) { try BlockLabel("a\u{7F}b") }
+        assertPortalError(.invalidArgument, .invalidLabel) { try BlockLabel(" \t ") }
+        XCTAssertEqual(try BlockLabel(" ~ ").rawValue, " ~ ")
+        XCTAssertNoThrow(try BlockLabel(String(repeating: "x", count: 100)))
         assertPortalError(.invalidArgument, .invalidLabel) { try BlockLabel("a\u{0}b") }
         assertPortalError(.invalidArgument, .invalidLabel) {
             try BlockLabel(String(repeating: "x", count: 101))
