@@ -111,11 +111,10 @@ extension PortalStore {
     /// The checks of ``createHold(for:block:service:)`` on `db`, writing
     /// nothing.
     private static func precheck(
-        _ db: SQLiteConnection, for client: ClientID, block: BlockID, service code: ServiceCode, now: Instant,
-        calendar: BusinessCalendar
+        _ db: SQLiteConnection, _ context: HoldContext, now: Instant, calendar: BusinessCalendar
     ) throws -> CheckoutPrecheck {
-        switch try checkHold(db, for: client, block: block, service: code, now: now, calendar: calendar) {
-        case .existing(let hold): return .existing(try loadCheckoutHold(db, hold.token, of: client))
+        switch try checkHold(db, context, now: now, calendar: calendar) {
+        case .existing(let hold): return .existing(try loadCheckoutHold(db, hold.token, of: context.clientID))
         case .room(let room): return .available(remaining: room.remaining)
         }
     }
@@ -133,9 +132,10 @@ extension PortalStore {
         async throws -> (service: ServiceDefaults, precheck: Result<CheckoutPrecheck, PortalError>)
     {
         try await read { [calendar] db, now in
-            let service = try Query.service(db, code)
+            let context = try Query.holdContext(db, block: block, service: code, client: client, now: now)
+            guard let service = context.service else { throw PortalError.unknownService(code) }
             do {
-                return (service, .success(try Self.precheck(db, for: client, block: block, service: code, now: now, calendar: calendar)))
+                return (service, .success(try Self.precheck(db, context, now: now, calendar: calendar)))
             } catch let refusal as PortalError {
                 return (service, .failure(refusal))
             }

@@ -131,12 +131,18 @@ extension PortalStore {
         _ db: SQLiteConnection, for client: ClientID, block blockID: BlockID, service code: ServiceCode,
         now: Instant, calendar: BusinessCalendar
     ) throws -> HoldCheck {
-        let block = try Query.block(db, blockID)
-        let service = try Query.service(db, code)
-        try Query.requireClient(db, client)
-        guard let usage = try Query.usage(db, block: blockID, service: code, now: now) else {
-            throw PortalError.serviceNotOffered(code, in: blockID)
-        }
+        try checkHold(
+            db, Query.holdContext(db, block: blockID, service: code, client: client, now: now), now: now,
+            calendar: calendar)
+    }
+
+    /// ``checkHold(_:for:block:service:now:calendar:)`` with its first
+    /// reads already done.
+    static func checkHold(
+        _ db: SQLiteConnection, _ context: HoldContext, now: Instant, calendar: BusinessCalendar
+    ) throws -> HoldCheck {
+        let (block, service, usage) = try context.required()
+        let (blockID, code, client) = (context.blockID, context.serviceCode, context.clientID)
         if let existing = try db.row(
             """
             SELECT \(StoredRow.holdColumns) FROM holds h

@@ -56,7 +56,7 @@ extension PortalStore {
         try await read { db, _ in
             try db.rows(
                 "SELECT \(StoredRow.serviceColumns) FROM services ORDER BY service_code",
-                [], StoredRow.serviceDefaults)
+                [], { try StoredRow.serviceDefaults($0) })
         }
     }
 

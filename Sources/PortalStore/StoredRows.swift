@@ -47,11 +47,12 @@ enum StoredRow {
     /// Columns of a service, in ``serviceDefaults(_:)`` order.
     static let serviceColumns = "service_code, duration_minutes, price_cents, currency, notes"
 
-    static func serviceDefaults(_ row: SQLiteRow) throws -> ServiceDefaults {
+    /// A service from five columns starting at `offset` (see ``serviceColumns``).
+    static func serviceDefaults(_ row: SQLiteRow, at offset: Int32 = 0) throws -> ServiceDefaults {
         do {
             return try ServiceDefaults(
-                code: service(row.text(0)), durationMinutes: row.int(1),
-                priceCents: row.int64(2), currency: row.text(3), notes: row.text(4))
+                code: service(row.text(offset)), durationMinutes: row.int(offset + 1),
+                priceCents: row.int64(offset + 2), currency: row.text(offset + 3), notes: row.text(offset + 4))
         } catch {
             throw StoredDataError(what: "service")
         }

@@ -137,6 +137,17 @@ final class ValidationTests: XCTestCase {
         try await assertRefused(.failedPrecondition, .serviceNotOffered) {
             try await self.store.createHold(for: self.client, block: daycareBlock.id, service: ServiceCode("walk"))
         }
+        // With more than one missing, the first check's refusal (one read answers them all).
+        try await assertRefused(.notFound, .blockNotFound) {
+            try await self.store.createHold(
+                for: ClientID(rawValue: 404), block: BlockID(rawValue: 404), service: ServiceCode("swim"))
+        }
+        try await assertRefused(.notFound, .unknownService) {
+            try await self.store.createHold(for: ClientID(rawValue: 404), block: daycareBlock.id, service: ServiceCode("swim"))
+        }
+        try await assertRefused(.notFound, .clientNotFound) {
+            try await self.store.createHold(for: ClientID(rawValue: 404), block: daycareBlock.id, service: ServiceCode("walk"))
+        }
         try await assertRefused(.invalidArgument, .invalidHoldToken, field: "hold_token") {
             try await self.store.hold(HoldToken("not-a-token"))
         }
