@@ -331,7 +331,7 @@ extension PortalStore {
         claimingCaptureForSeconds leaseSeconds: Int64? = nil
     ) async throws -> HoldSettlement {
         try await write(changes: .availability) { [calendar] db, now in
-            let (record, holdID) = try Self.loadCheckoutHoldRow(db, token, of: client)
+            let (record, holdID, place) = try Self.loadCheckoutHoldWithPlace(db, token, of: client)
             let hold = record.hold
             guard hold.paymentIntentID == payment.paymentIntentID,
                 hold.amountCents == payment.amountCents, hold.currency == payment.currency
@@ -350,8 +350,7 @@ extension PortalStore {
             case .active:
                 break
             }
-            let block = try Query.block(db, hold.block)
-            let service = try Query.service(db, hold.service)
+            let (block, service) = try place.required()
             let span = block.bookingSpan(durationMinutes: service.durationMinutes)
 
             if !hold.isActive(at: now) {
@@ -496,6 +495,51 @@ extension PortalStore {
             client == nil || found.0.hold.client == client
         else { return nil }
         return found
+    }
+
+    /// As ``loadCheckoutHoldRow(_:_:of:)``, with the hold's block and
+    /// service read by the same statement (what settling it needs).
+    private static func loadCheckoutHoldWithPlace(_ db: SQLiteConnection, _ token: HoldToken, of client: ClientID?)
+        throws -> (record: CheckoutHold, rowID: Int64, place: HoldPlace)
+    {
+        guard
+            let found = try db.row(
+                Self.checkoutHoldWithPlaceSQL, [.text(token.rawValue)],
+                { row in
+                    let record = try StoredRow.checkoutHold(row)
+                    let place = HoldPlace(
+                        blockID: record.hold.block, serviceCode: record.hold.service,
+                        block: row.isNull(13) ? nil : try StoredRow.block(row, at: 13),
+                        service: row.isNull(18) ? nil : try StoredRow.serviceDefaults(row, at: 18))
+                    return (record, row.int64(10), place)
+                }),
+            client == nil || found.0.hold.client == client
+        else { throw PortalError.holdNotFound }
+        return found
+    }
+
+    private static let checkoutHoldWithPlaceSQL = """
+        SELECT \(StoredRow.checkoutHoldColumns), \(StoredRow.blockColumns),
+            s.service_code, s.duration_minutes, s.price_cents, s.currency, s.notes
+        FROM holds h
+        LEFT JOIN blocks b ON b.block_id = h.block_id
+        LEFT JOIN services s ON s.service_code = h.service_code
+        WHERE h.token = ?
+        """
+
+    /// A hold's block and service, `nil` when gone (see ``required()``).
+    private struct HoldPlace {
+        let blockID: BlockID
+        let serviceCode: ServiceCode
+        let block: TimetableBlock?
+        let service: ServiceDefaults?
+
+        /// Both, or `BLOCK_NOT_FOUND` / `UNKNOWN_SERVICE` for the first missing.
+        func required() throws -> (block: TimetableBlock, service: ServiceDefaults) {
+            guard let block else { throw PortalError.blockNotFound(blockID) }
+            guard let service else { throw PortalError.unknownService(serviceCode) }
+            return (block, service)
+        }
     }
 
     /// As ``findCheckoutHoldRow(_:_:of:)`` without the row id, throwing

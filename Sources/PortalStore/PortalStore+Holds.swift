@@ -144,12 +144,7 @@ extension PortalStore {
         let (block, service, usage) = try context.required()
         let (blockID, code, client) = (context.blockID, context.serviceCode, context.clientID)
         if let existing = try db.row(
-            """
-            SELECT \(StoredRow.holdColumns) FROM holds h
-            WHERE h.client_id = ?1 AND h.block_id = ?2 AND h.service_code = ?3
-              AND h.state = 'active' AND h.expires_at > ?4
-            ORDER BY h.created_at DESC, h.hold_id DESC LIMIT 1
-            """,
+            liveHoldSQL,
             [
                 .integer(client.rawValue), .integer(blockID.rawValue), .text(code.rawValue),
                 .integer(now.unixSeconds),
@@ -181,6 +176,15 @@ extension PortalStore {
         }
         return .room(HoldRoom(block: block, service: service, span: span, remaining: usage.remaining))
     }
+
+    /// The client's newest live hold on a block and service: ?1 client, ?2
+    /// block, ?3 service, ?4 now.
+    private static let liveHoldSQL = """
+        SELECT \(StoredRow.holdColumns) FROM holds h
+        WHERE h.client_id = ?1 AND h.block_id = ?2 AND h.service_code = ?3
+          AND h.state = 'active' AND h.expires_at > ?4
+        ORDER BY h.created_at DESC, h.hold_id DESC LIMIT 1
+        """
 
     /// Inserts an active hold on `room` at the service's current price, with
     /// its `hold.created` audit entry (naming the PaymentIntent when the hold
@@ -253,6 +257,28 @@ extension PortalStore {
     ) throws -> Bool {
         // Rows with span_start <= this end before span.start.
         let tooEarly = span.start - longestSpanMinutes
+        // The dates a block holding an overlapping row can have.
+        let firstDay = floorDivide(tooEarly + 1, longestSpanMinutes)
+        let lastDay = floorDivide(span.end - 1, longestSpanMinutes)
+        let found = try db.integer(
+            allowOverlap ? overlapSQL.whereAllowed : overlapSQL.whereRefused,
+            [
+                .integer(client.rawValue), .text(service.rawValue), .integer(now.unixSeconds),
+                .int(span.start), .int(span.end), .int(tooEarly),
+                .text(dateText(daysSince1970: firstDay)), .text(dateText(daysSince1970: lastDay)),
+                .bool(allowOverlap), .integer(booking?.rawValue ?? 0),
+            ])
+        return found == 1
+    }
+
+    /// ``hasOverlap(_:client:service:span:allowOverlap:excluding:now:)``'s
+    /// statement, for a service whose capacity allows overlap and for one
+    /// whose does not (built once, not on every check). Parameters: ?1
+    /// client, ?2 service, ?3 now, ?4/?5 the span, ?6 its start minus the
+    /// longest span, ?7/?8 the dates a block holding an overlapping row can
+    /// have, ?9 whether the capacity allows overlap, ?10 a booking to leave
+    /// out.
+    private static let overlapSQL: (whereAllowed: String, whereRefused: String) = {
         let holdsSQL = """
             SELECT 1 FROM holds h
             LEFT JOIN block_capacities c
@@ -262,47 +288,36 @@ extension PortalStore {
               AND h.expires_at > ?3
               AND (?9 = 0 OR coalesce(c.allow_overlap, 0) = 0)
             """
-        let bookingsSQL: String
-        if allowOverlap {
-            // INDEXED BY: without statistics the planner would rather walk
-            // the client's bookings by span, which is what must be avoided;
-            // the join order blocks → capacity → bookings also makes the
-            // capacity filter apply before any booking is looked up.
-            bookingsSQL = """
-                SELECT 1 FROM blocks b
-                LEFT JOIN block_capacities c ON c.block_id = b.block_id AND c.service_code = ?2
-                JOIN bookings k INDEXED BY bookings_by_block_client
-                    ON k.block_id = b.block_id AND k.service_code = ?2
-                   AND k.status = 'confirmed' AND k.client_id = ?1
-                WHERE b.date BETWEEN ?7 AND ?8 AND coalesce(c.allow_overlap, 0) = 0
-                  AND k.span_start < ?5 AND k.span_end > ?4 AND k.booking_id <> ?10
-                UNION ALL
-                SELECT 1 FROM bookings k INDEXED BY bookings_by_block_client
-                WHERE k.block_id IS NULL AND k.service_code = ?2
-                  AND k.status = 'confirmed' AND k.client_id = ?1
-                  AND k.span_start < ?5 AND k.span_end > ?4 AND k.booking_id <> ?10
-                """
-        } else {
-            bookingsSQL = """
-                SELECT 1 FROM bookings k
-                WHERE k.client_id = ?1 AND k.service_code = ?2 AND k.status = 'confirmed'
-                  AND k.span_start > ?6 AND k.span_start < ?5 AND k.span_end > ?4
-                  AND k.booking_id <> ?10
-                """
-        }
-        // The dates a block holding an overlapping row can have.
-        let firstDay = floorDivide(tooEarly + 1, longestSpanMinutes)
-        let lastDay = floorDivide(span.end - 1, longestSpanMinutes)
-        let found = try db.integer(
-            "SELECT EXISTS (\(holdsSQL)) OR EXISTS (\(bookingsSQL))",
-            [
-                .integer(client.rawValue), .text(service.rawValue), .integer(now.unixSeconds),
-                .int(span.start), .int(span.end), .int(tooEarly),
-                .text(dateText(daysSince1970: firstDay)), .text(dateText(daysSince1970: lastDay)),
-                .bool(allowOverlap), .integer(booking?.rawValue ?? 0),
-            ])
-        return found == 1
-    }
+        // Where overlap is allowed, only bookings in blocks whose capacity
+        // refuses it count. INDEXED BY: without statistics the planner would
+        // rather walk the client's bookings by span, which is what must be
+        // avoided; the join order blocks → capacity → bookings also makes
+        // the capacity filter apply before any booking is looked up.
+        let bookingsWhereAllowedSQL = """
+            SELECT 1 FROM blocks b
+            LEFT JOIN block_capacities c ON c.block_id = b.block_id AND c.service_code = ?2
+            JOIN bookings k INDEXED BY bookings_by_block_client
+                ON k.block_id = b.block_id AND k.service_code = ?2
+               AND k.status = 'confirmed' AND k.client_id = ?1
+            WHERE b.date BETWEEN ?7 AND ?8 AND coalesce(c.allow_overlap, 0) = 0
+              AND k.span_start < ?5 AND k.span_end > ?4 AND k.booking_id <> ?10
+            UNION ALL
+            SELECT 1 FROM bookings k INDEXED BY bookings_by_block_client
+            WHERE k.block_id IS NULL AND k.service_code = ?2
+              AND k.status = 'confirmed' AND k.client_id = ?1
+              AND k.span_start < ?5 AND k.span_end > ?4 AND k.booking_id <> ?10
+            """
+        let bookingsWhereRefusedSQL = """
+            SELECT 1 FROM bookings k
+            WHERE k.client_id = ?1 AND k.service_code = ?2 AND k.status = 'confirmed'
+              AND k.span_start > ?6 AND k.span_start < ?5 AND k.span_end > ?4
+              AND k.booking_id <> ?10
+            """
+        return (
+            "SELECT EXISTS (\(holdsSQL)) OR EXISTS (\(bookingsWhereAllowedSQL))",
+            "SELECT EXISTS (\(holdsSQL)) OR EXISTS (\(bookingsWhereRefusedSQL))"
+        )
+    }()
 
     /// `YYYY-MM-DD` of a day number, clamped to the dates a block can have
     /// (0001-01-01 to 9999-12-31), as `blocks.date` compares.
