@@ -56,6 +56,24 @@ final class BusinessCalendarTests: XCTestCase {
         XCTAssertEqual(london.instant(of: day, at: try TimeOfDay("09:00")), instant("2025-10-26T09:00Z"))
     }
 
+    func testHasStartedAgreesWithTheStartInstantNearAndFar() throws {
+        // hasStarted answers times far from now without looking the zone up;
+        // near or far, it must say what comparing with instant(of:at:) says.
+        let start = try TimeOfDay("09:00")
+        for zone in ["Pacific/Kiritimati", "Pacific/Pago_Pago", "Europe/London", "Asia/Kolkata", "UTC"] {
+            let calendar = try BusinessCalendar(timeZoneIdentifier: zone)
+            for date in [try LocalDate("2025-03-30"), try LocalDate("2025-10-26"), try LocalDate("2030-06-03")] {
+                let begins = calendar.instant(of: date, at: start).unixSeconds
+                for minutes in stride(from: -48 * 60, through: 48 * 60, by: 15) + [-1, 1] {
+                    let now = Instant(unixSeconds: begins + Int64(minutes) * 60 + (minutes == -1 ? 59 : 0))
+                    XCTAssertEqual(
+                        calendar.hasStarted(date, at: start, now: now), begins <= now.unixSeconds,
+                        "\(zone) \(date) now \(now.unixSeconds)")
+                }
+            }
+        }
+    }
+
     func testTodayIsTheLocalDate() throws {
         let london = try BusinessCalendar(timeZoneIdentifier: "Europe/London")
         // 23:30 UTC on 8 October is 00:30 BST on 9 October.
