@@ -3,7 +3,10 @@ import PortalMessages
 /// One slot of the checkout scenarios. Each slot owns one (client, block,
 /// service) combination, so that no two slots in flight share a hold (a
 /// second StartCheckout of the same client, block and service would return
-/// the same hold).
+/// the same hold) — or, when there are fewer slots than (block, service)
+/// combinations, a set of its own that it books in turn, one pair each, so
+/// that a fast run with few slots (1×1: ≈ 850 pairs/s) does not fill one
+/// (block, service) (10,000 slots at most) and get `CAPACITY_FULL`.
 ///
 /// - `checkout`: StartCheckout, then FinalizeCheckout of that hold and its
 ///   PaymentIntent (the simulated gateway approves it): one operation per
@@ -26,21 +29,22 @@ final class CheckoutSlot: SlotDriver {
     private let kind: Kind
     private let frames: RequestFrames
     private let session: String
-    private let block: Int64
-    private let service: String
+    /// The (block, service) combinations this slot books, in turn.
+    private let places: [(block: Int64, service: String)]
+    private var nextPlace = 0
     private let listFrame: [UInt8]
     private var step = Step.start
     private var random: UInt64
 
     init(
-        kind: Kind, frames: RequestFrames, session: String, block: Int64, service: String,
+        kind: Kind, frames: RequestFrames, session: String, places: [(block: Int64, service: String)],
         listFrame: [UInt8], seed: UInt64
     ) {
+        precondition(!places.isEmpty, "a slot books at least one (block, service)")
         self.kind = kind
         self.frames = frames
         self.session = session
-        self.block = block
-        self.service = service
+        self.places = places
         self.listFrame = listFrame
         self.random = seed | 1
     }
@@ -54,10 +58,12 @@ final class CheckoutSlot: SlotDriver {
             // Pre-encoded with this slot's id (ids are fixed per slot).
             buffer.append(contentsOf: listFrame)
         case .start:
+            let place = places[nextPlace]
             buffer.append(
                 contentsOf: frames.frame(
                     id: id, method: PortalMethods.startCheckout.fullName, token: session,
-                    payload: StartCheckoutRequest(serviceCode: service, blockId: block).serializedBytes()))
+                    payload: StartCheckoutRequest(serviceCode: place.service, blockId: place.block)
+                        .serializedBytes()))
         case .finalize(let token, let paymentIntent):
             buffer.append(
                 contentsOf: frames.frame(
@@ -99,6 +105,7 @@ final class CheckoutSlot: SlotDriver {
             return false
         case .finalize:
             step = .start
+            nextPlace = (nextPlace + 1) % places.count
             return true
         case .cancel:
             step = .start
@@ -117,7 +124,8 @@ final class CheckoutSlot: SlotDriver {
 
 /// The slots of one connection for the checkout scenarios.
 func checkoutSlots(
-    scenario: Scenario, connection: Int, inFlight: Int, frames: RequestFrames, fixture: BenchFixture
+    scenario: Scenario, connection: Int, connections: Int, inFlight: Int, frames: RequestFrames,
+    fixture: BenchFixture
 ) -> [any SlotDriver] {
     let kind: CheckoutSlot.Kind =
         switch scenario {
@@ -126,14 +134,21 @@ func checkoutSlots(
         default: .checkout
         }
     let combinations = fixture.blockIDs.count * fixture.services.count
+    let allSlots = connections * inFlight
     return (0..<inFlight).map { slot -> any SlotDriver in
         let global = connection * inFlight + slot
-        let combination = global % combinations
+        // Fewer slots than combinations: slot g books g, g + allSlots, … in
+        // turn (sets that never meet); otherwise the one combination g.
+        let owned =
+            allSlots < combinations
+            ? Array(stride(from: global, to: combinations, by: allSlots)) : [global % combinations]
         return CheckoutSlot(
             kind: kind, frames: frames,
             session: fixture.sessionTokens[(global / combinations) % fixture.sessionTokens.count],
-            block: fixture.blockIDs[combination / fixture.services.count],
-            service: fixture.services[combination % fixture.services.count],
+            places: owned.map { combination in
+                (fixture.blockIDs[combination / fixture.services.count],
+                 fixture.services[combination % fixture.services.count])
+            },
             listFrame: frames.listBlocks(id: UInt64(slot + 1), fixture: fixture, variant: global),
             seed: UInt64(global + 1) &* 0x9E37_79B9_7F4A_7C15)
     }

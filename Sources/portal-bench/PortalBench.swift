@@ -145,7 +145,8 @@ struct PortalBench: AsyncParsableCommand {
         for index in 0..<connections {
             let fd = try connectLoopback(host: host, port: port)
             let slots = try rawSlots(
-                scenario: scenario, connection: index, inFlight: inFlight, frames: frames, fixture: fixture)
+                scenario: scenario, connection: index, connections: connections, inFlight: inFlight,
+                frames: frames, fixture: fixture)
             all.append(RawConnection(fd: fd, slots: slots))
         }
         let threadCount = min(threads, connections)

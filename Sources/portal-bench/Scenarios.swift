@@ -75,12 +75,14 @@ func prebuiltSlots(
 
 /// The slots of one connection for `scenario` in raw mode.
 func rawSlots(
-    scenario: Scenario, connection: Int, inFlight: Int, frames: RequestFrames, fixture: BenchFixture?
+    scenario: Scenario, connection: Int, connections: Int, inFlight: Int, frames: RequestFrames,
+    fixture: BenchFixture?
 ) throws -> [any SlotDriver] {
     switch scenario {
     case .startCheckout, .checkout, .mixed:
         return checkoutSlots(
-            scenario: scenario, connection: connection, inFlight: inFlight, frames: frames, fixture: fixture!)
+            scenario: scenario, connection: connection, connections: connections, inFlight: inFlight,
+            frames: frames, fixture: fixture!)
     default:
         return try prebuiltSlots(
             scenario: scenario, connection: connection, inFlight: inFlight, frames: frames, fixture: fixture)
