@@ -81,9 +81,9 @@ matrix)
     for ck in ${BENCH_MATRIX:-1x1 4x64 16x256}; do
       c="${ck%x*}"; k="${ck#*x}"
       # Every checkout run books into a day of its own: a day holds at most
-      # 10 blocks x 3 services x 10,000 slots, and the 1x1 run alone fills
-      # one (block, service) with thousands of bookings, which the next runs
-      # on the same day would find full (CAPACITY_FULL).
+      # 10 blocks x 3 services x 10,000 slots, and the 1x1 run alone books
+      # ten thousand of them, which the next runs on the same day would
+      # find partly full (CAPACITY_FULL).
       date_flag=()
       if [ "$scenario" = checkout ] || [ "$scenario" = mixed ]; then
         day=$((day + 1))
