@@ -48,8 +48,8 @@ public final class PortalStore: Sendable {
         /// Default: 10.
         public var idleCheckpointSeconds: Double
 
-        /// 16,384 frames: 64 MiB of 4-KiB pages (see ``Checkpointer``).
-        public static let defaultCheckpointFrames = 16_384
+        /// 32,768 frames: 128 MiB of 4-KiB pages (see ``Checkpointer``).
+        public static let defaultCheckpointFrames = 32_768
 
         /// A configuration for the database at `path` with the defaults.
         public init(

@@ -161,13 +161,14 @@ final class WALSync: Sendable {
 /// of checkout throughput in re-growing the file).
 final class Checkpointer: Sendable {
     /// Frames after which this checkpointer starts a checkpoint
-    /// (``PortalStore/Configuration/checkpointFrames``, by default 16,384:
-    /// 64 MiB of 4-KiB pages; SQLite's own automatic checkpoints use 1000).
+    /// (``PortalStore/Configuration/checkpointFrames``, by default 32,768:
+    /// 128 MiB of 4-KiB pages; SQLite's own automatic checkpoints use 1000).
     /// A page written by many commits in between is copied back once, so a
     /// longer log means less copying — checkout touches the same few pages
     /// (counters, index ends) in every group. Checkout 4×64, A/B: 1,024
-    /// frames 10–25 % slower than 4,096, and 16,384 faster again
-    /// (docs/performance.md).
+    /// frames 10–25 % slower than 4,096, 16,384 faster again, 32,768
+    /// faster still (≈ 3–6 % less CPU per answer, session 11), 65,536 no
+    /// better (docs/performance.md).
     let threshold: Int
     /// Seconds without a new frame in the log after which its file is
     /// truncated (``PortalStore/Configuration/idleCheckpointSeconds``).
