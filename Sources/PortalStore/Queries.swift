@@ -97,20 +97,8 @@ enum Query {
         _ db: SQLiteConnection, block: BlockID, service code: ServiceCode, client: ClientID, now: Instant
     ) throws -> HoldContext {
         let context = try db.row(
-            """
-            SELECT b.block_id, b.date, b.start_minute, b.end_minute, b.label,
-                s.service_code, s.duration_minutes, s.price_cents, s.currency, s.notes,
-                EXISTS (SELECT 1 FROM clients WHERE client_id = ?3),
-                c.capacity, c.allow_overlap, c.booked,
-                (SELECT count(*) FROM holds
-                 WHERE block_id = ?1 AND service_code = ?2 AND state = 'active' AND expires_at > ?4)
-            FROM (SELECT ?1 AS block_id, ?2 AS service_code) AS wanted
-            LEFT JOIN blocks b ON b.block_id = wanted.block_id
-            LEFT JOIN services s ON s.service_code = wanted.service_code
-            LEFT JOIN block_capacities c
-                ON c.block_id = wanted.block_id AND c.service_code = wanted.service_code
-            """,
-            [.integer(block.rawValue), .text(code.rawValue), .integer(client.rawValue), .integer(now.unixSeconds)]
+            holdContextSQL,
+            [.integer(block.rawValue), .text(code.rawValue), .integer(now.unixSeconds), .integer(client.rawValue)]
         ) { row in
             HoldContext(
                 blockID: block, serviceCode: code, clientID: client,
@@ -126,6 +114,22 @@ enum Query {
         guard let context else { throw StoredDataError(what: "hold context") }
         return context
     }
+
+    /// ``holdContext(_:block:service:client:now:)``'s statement (built once):
+    /// ?1 block, ?2 service, ?3 now — as in ``heldSQL``, whose count of the
+    /// holds that count it embeds — ?4 client.
+    private static let holdContextSQL = """
+        SELECT b.block_id, b.date, b.start_minute, b.end_minute, b.label,
+            s.service_code, s.duration_minutes, s.price_cents, s.currency, s.notes,
+            EXISTS (SELECT 1 FROM clients WHERE client_id = ?4),
+            c.capacity, c.allow_overlap, c.booked,
+            (\(heldSQL))
+        FROM (SELECT ?1 AS block_id, ?2 AS service_code) AS wanted
+        LEFT JOIN blocks b ON b.block_id = wanted.block_id
+        LEFT JOIN services s ON s.service_code = wanted.service_code
+        LEFT JOIN block_capacities c
+            ON c.block_id = wanted.block_id AND c.service_code = wanted.service_code
+        """
 
     // MARK: Loading with precise errors
 
