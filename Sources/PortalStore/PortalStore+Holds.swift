@@ -143,12 +143,8 @@ extension PortalStore {
     ) throws -> HoldCheck {
         let (block, service, usage) = try context.required()
         let (blockID, code, client) = (context.blockID, context.serviceCode, context.clientID)
-        if let existing = try db.row(
-            liveHoldSQL,
-            [
-                .integer(client.rawValue), .integer(blockID.rawValue), .text(code.rawValue),
-                .integer(now.unixSeconds),
-            ], StoredRow.hold)
+        if let holdID = context.liveHoldID,
+            let existing = try db.row(holdByIDSQL, [.integer(holdID)], StoredRow.hold)
         {
             // A retry gets its live hold back even once the block has
             // started: the hold was taken in time, and its payment can
@@ -177,14 +173,8 @@ extension PortalStore {
         return .room(HoldRoom(block: block, service: service, span: span, remaining: usage.remaining))
     }
 
-    /// The client's newest live hold on a block and service: ?1 client, ?2
-    /// block, ?3 service, ?4 now.
-    private static let liveHoldSQL = """
-        SELECT \(StoredRow.holdColumns) FROM holds h
-        WHERE h.client_id = ?1 AND h.block_id = ?2 AND h.service_code = ?3
-          AND h.state = 'active' AND h.expires_at > ?4
-        ORDER BY h.created_at DESC, h.hold_id DESC LIMIT 1
-        """
+    /// A hold by its id (the live one ``Query/holdContext(_:block:service:client:now:)`` found).
+    private static let holdByIDSQL = "SELECT \(StoredRow.holdColumns) FROM holds h WHERE h.hold_id = ?"
 
     /// Inserts an active hold on `room` at the service's current price, with
     /// its `hold.created` audit entry (naming the PaymentIntent when the hold

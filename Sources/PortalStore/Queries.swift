@@ -109,7 +109,8 @@ enum Query {
                     ? nil
                     : CapacityUsage(
                         service: code, capacity: row.int(11), allowOverlap: row.bool(12), booked: row.int(13),
-                        held: row.int(14)))
+                        held: row.int(14)),
+                liveHoldID: row.isNull(15) ? nil : row.int64(15))
         }
         guard let context else { throw StoredDataError(what: "hold context") }
         return context
@@ -118,12 +119,24 @@ enum Query {
     /// ``holdContext(_:block:service:client:now:)``'s statement (built once):
     /// ?1 block, ?2 service, ?3 now — as in ``heldSQL``, whose count of the
     /// holds that count it embeds — ?4 client.
+    ///
+    /// The last column is the client's live hold on the block and service
+    /// (a retry's), read from the same entries of `holds_active_by_block`
+    /// as the count: the newest by id (ids only grow, so the one taken
+    /// last; there is never more than one — a hold is only taken when the
+    /// client has none live there). `INDEXED BY`: without it the planner
+    /// walks the block's every hold from the highest id down (`max`),
+    /// which for a client with no live hold — the usual case — reads all
+    /// of them.
     private static let holdContextSQL = """
         SELECT b.block_id, b.date, b.start_minute, b.end_minute, b.label,
             s.service_code, s.duration_minutes, s.price_cents, s.currency, s.notes,
             EXISTS (SELECT 1 FROM clients WHERE client_id = ?4),
             c.capacity, c.allow_overlap, c.booked,
-            (\(heldSQL))
+            (\(heldSQL)),
+            (SELECT max(hold_id) FROM holds INDEXED BY holds_active_by_block
+             WHERE block_id = ?1 AND service_code = ?2 AND state = 'active' AND expires_at > ?3
+               AND client_id = ?4)
         FROM (SELECT ?1 AS block_id, ?2 AS service_code) AS wanted
         LEFT JOIN blocks b ON b.block_id = wanted.block_id
         LEFT JOIN services s ON s.service_code = wanted.service_code
@@ -231,6 +244,8 @@ struct HoldContext {
     let clientExists: Bool
     /// The capacity row with its use; `nil` when the block does not offer the service.
     let usage: CapacityUsage?
+    /// The id of the client's live hold on this block and service, if any.
+    let liveHoldID: Int64?
 
     /// The block, the service and the usage row, or the refusal for the
     /// first that is missing: `BLOCK_NOT_FOUND`, `UNKNOWN_SERVICE`,

@@ -85,6 +85,51 @@ final class CapacityInvariantTests: XCTestCase {
         XCTAssertEqual(usage.remaining, 4)
     }
 
+    /// A retry gets back the client's own live hold on that block and
+    /// service — never another client's, another block's or service's, an
+    /// expired one (still `active` until purged) or a released one.
+    func testARetryGetsOnlyTheClientsOwnLiveHoldOnThatBlockAndService() async throws {
+        try await fixture.service("daycare", minutes: 60)
+        let block = try await fixture.block("2025-10-08", "09:00", "12:00", "Morning Run")
+        let other = try await fixture.block("2025-10-08", "13:00", "15:00", "Afternoon")
+        for (place, code) in [(block, "walk"), (block, "daycare"), (other, "walk")] {
+            try await fixture.capacity(place, code, 5, allowOverlap: true)
+        }
+        let client = try await fixture.client("Retrying")
+        let neighbour = try await fixture.client("Neighbour")
+
+        let first = try await fixture.hold(client, block, "walk")
+        let neighbours = try await fixture.hold(neighbour, block, "walk")
+        let otherBlock = try await fixture.hold(client, other, "walk")
+        let otherService = try await fixture.hold(client, block, "daycare")
+        XCTAssertEqual(
+            [first.isNew, neighbours.isNew, otherBlock.isNew, otherService.isNew], [true, true, true, true])
+        XCTAssertEqual(
+            Set([first, neighbours, otherBlock, otherService].map(\.hold.token)).count, 4)
+
+        let retry = try await fixture.hold(client, block, "walk")
+        XCTAssertFalse(retry.isNew)
+        XCTAssertEqual(retry.hold.token, first.hold.token)
+
+        // Expired (still `active` in the table until a purge): a new hold,
+        // and a retry then gets the new one.
+        fixture.clock.advance(bySeconds: 600)
+        let afterExpiry = try await fixture.hold(client, block, "walk")
+        XCTAssertTrue(afterExpiry.isNew)
+        XCTAssertNotEqual(afterExpiry.hold.token, first.hold.token)
+        let retryAfterExpiry = try await fixture.hold(client, block, "walk")
+        XCTAssertFalse(retryAfterExpiry.isNew)
+        XCTAssertEqual(retryAfterExpiry.hold.token, afterExpiry.hold.token)
+
+        // Released: the next call takes a new hold.
+        try await fixture.store.releaseUnpaidHold(afterExpiry.hold.token, of: client, reason: .cancelledByClient)
+        let afterRelease = try await fixture.hold(client, block, "walk")
+        XCTAssertTrue(afterRelease.isNew)
+        XCTAssertEqual(Set([first, afterExpiry, afterRelease].map(\.hold.token)).count, 3)
+        let usage = try await fixture.usage(block, "walk")
+        XCTAssertEqual(usage.held, 1)
+    }
+
     func testNoOverlapMeansOneHoldAcrossOverlappingBlocks() async throws {
         let morning = try await fixture.block("2025-10-08", "09:00", "12:00", "Morning Run")
         let lateMorning = try await fixture.block("2025-10-08", "09:30", "11:00", "Late Morning")
