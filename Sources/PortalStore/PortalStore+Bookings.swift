@@ -67,22 +67,10 @@ extension PortalStore {
                 throw PortalError(
                     .alreadyExists, .paymentAlreadyUsed, "This payment already paid for a booking.")
             }
-            try db.run(
-                """
-                INSERT INTO bookings (client_id, service_code, block_id, date, start_minute,
-                    duration_minutes, span_start, span_end, block_label, amount_cents, currency,
-                    payment_intent_id, status, payment_state, created_at, updated_at)
-                VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12,
-                    'confirmed', 'capture_pending', ?13, ?13)
-                """,
-                [
-                    .integer(client.rawValue), .text(code.rawValue), .integer(blockID.rawValue),
-                    .text(block.date.description), .int(block.startTime.minutesSinceMidnight),
-                    .int(service.durationMinutes), .int(span.start), .int(span.end),
-                    .text(block.label.rawValue), .integer(service.priceCents),
-                    .text(service.currency), .text(paymentIntentID), .integer(now.unixSeconds),
-                ])
-            let id = BookingID(rawValue: db.lastInsertRowID)
+            let id = try Self.insertConfirmedBooking(
+                db, client: client, service: service, block: block, holdID: nil, span: span,
+                amountCents: service.priceCents, currency: service.currency,
+                paymentIntentID: paymentIntentID, paymentState: .capturePending, now: now)
             try AuditLog.append(
                 db, entity: "booking", id: id.rawValue, event: "booking.created", at: now,
                 [
@@ -98,4 +86,43 @@ extension PortalStore {
                 paymentState: .capturePending, createdAt: now)
         }
     }
+
+    /// Inserts a confirmed booking of `service` in `block` and raises the
+    /// block's `booked` count for that service, in the caller's
+    /// transaction — the one way Portal adds a booking, so that the count
+    /// always equals the confirmed bookings (schema 12: no trigger raises
+    /// it; updates and deletes of bookings still keep it through theirs).
+    /// The booking lies on its block's date and starts at its start; a
+    /// block that no longer offers the service has no count to raise.
+    static func insertConfirmedBooking(
+        _ db: SQLiteConnection, client: ClientID, service: ServiceDefaults, block: TimetableBlock,
+        holdID: Int64?, span: LocalTimeSpan, amountCents: Int64, currency: String,
+        paymentIntentID: String, paymentState: PaymentState, now: Instant
+    ) throws -> BookingID {
+        try db.run(
+            insertBookingSQL,
+            [
+                .integer(client.rawValue), .text(service.code.rawValue), .integer(block.id.rawValue),
+                holdID.map { .integer($0) } ?? .null, .text(block.date.description),
+                .int(block.startTime.minutesSinceMidnight), .int(service.durationMinutes),
+                .int(span.start), .int(span.end), .text(block.label.rawValue), .integer(amountCents),
+                .text(currency), .text(paymentIntentID), .text(paymentState.rawValue),
+                .integer(now.unixSeconds),
+            ])
+        let id = BookingID(rawValue: db.lastInsertRowID)
+        try db.run(raiseBookedSQL, [.integer(block.id.rawValue), .text(service.code.rawValue)])
+        return id
+    }
+
+    private static let insertBookingSQL = """
+        INSERT INTO bookings (client_id, service_code, block_id, hold_id, date, start_minute,
+            duration_minutes, span_start, span_end, block_label, amount_cents, currency,
+            payment_intent_id, status, payment_state, created_at, updated_at)
+        VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, 'confirmed', ?14, ?15, ?15)
+        """
+
+    /// What `bookings_booked_on_insert` (schema 4 to 11) ran: ?1 block, ?2 service.
+    private static let raiseBookedSQL = """
+        UPDATE block_capacities SET booked = booked + 1 WHERE block_id = ?1 AND service_code = ?2
+        """
 }

@@ -381,23 +381,10 @@ extension PortalStore {
             }
 
             let paymentState: PaymentState = payment.isCaptured ? .captured : .capturePending
-            try db.run(
-                """
-                INSERT INTO bookings (client_id, service_code, block_id, hold_id, date, start_minute,
-                    duration_minutes, span_start, span_end, block_label, amount_cents, currency,
-                    payment_intent_id, status, payment_state, created_at, updated_at)
-                VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13,
-                    'confirmed', ?14, ?15, ?15)
-                """,
-                [
-                    .integer(hold.client.rawValue), .text(hold.service.rawValue),
-                    .integer(hold.block.rawValue), .integer(holdID), .text(block.date.description),
-                    .int(block.startTime.minutesSinceMidnight), .int(service.durationMinutes),
-                    .int(span.start), .int(span.end), .text(block.label.rawValue),
-                    .integer(hold.amountCents), .text(hold.currency), .text(payment.paymentIntentID),
-                    .text(paymentState.rawValue), .integer(now.unixSeconds),
-                ])
-            let bookingID = BookingID(rawValue: db.lastInsertRowID)
+            let bookingID = try Self.insertConfirmedBooking(
+                db, client: hold.client, service: service, block: block, holdID: holdID, span: span,
+                amountCents: hold.amountCents, currency: hold.currency,
+                paymentIntentID: payment.paymentIntentID, paymentState: paymentState, now: now)
             try Self.endHold(db, holdID, state: .converted, reason: .booked, now: now)
             try AuditLog.append(
                 db, entity: "booking", id: bookingID.rawValue, event: "booking.created", at: now,

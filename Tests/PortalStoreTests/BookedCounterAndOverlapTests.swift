@@ -217,6 +217,17 @@ final class BookedCounterAndOverlapTests: XCTestCase {
         XCTAssertEqual(morning.remaining, 3)
         let afternoon = try await store.capacityUsage(of: BlockID(rawValue: 2), for: ServiceCode("walk"))
         XCTAssertEqual(afternoon.booked, 0)
+        // Schema 12: no trigger raises the count of a new booking; the
+        // store's insert does.
+        XCTAssertEqual(
+            try withDatabase { try $0.integer("SELECT count(*) FROM sqlite_schema WHERE type = 'trigger' AND name = 'bookings_booked_on_insert'") },
+            0)
+        _ = try await store.insertConfirmedBookingForTesting(
+            for: ClientID(rawValue: 3), block: BlockID(rawValue: 2), service: ServiceCode("walk"),
+            paymentIntentID: "pi_after_migration")
+        let afternoonBooked = try await store.capacityUsage(of: BlockID(rawValue: 2), for: ServiceCode("walk"))
+        XCTAssertEqual(afternoonBooked.booked, 1)
+        XCTAssertEqual(try counterMismatches(), [])
         // The migrated overlap rule still sees the old bookings.
         await assertPortalError(.failedPrecondition, .overlappingBooking) {
             try await self.store.createHold(
