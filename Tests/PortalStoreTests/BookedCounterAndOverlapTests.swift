@@ -219,9 +219,11 @@ final class BookedCounterAndOverlapTests: XCTestCase {
         XCTAssertEqual(afternoon.booked, 0)
         // Schema 12: no trigger raises the count of a new booking; the
         // store's insert does.
-        XCTAssertEqual(
-            try withDatabase { try $0.integer("SELECT count(*) FROM sqlite_schema WHERE type = 'trigger' AND name = 'bookings_booked_on_insert'") },
-            0)
+        let insertTriggers = try withDatabase { db in
+            try db.integer(
+                "SELECT count(*) FROM sqlite_schema WHERE type = 'trigger' AND name = 'bookings_booked_on_insert'")
+        }
+        XCTAssertEqual(insertTriggers, 0)
         _ = try await store.insertConfirmedBookingForTesting(
             for: ClientID(rawValue: 3), block: BlockID(rawValue: 2), service: ServiceCode("walk"),
             paymentIntentID: "pi_after_migration")
