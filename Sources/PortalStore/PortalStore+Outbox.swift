@@ -88,19 +88,35 @@ extension PortalStore {
     /// Marks outbox row `id` done with `result` and applies it, in the
     /// caller's transaction (``completePaymentCommand(_:result:)``); false
     /// when the row was already done.
+    ///
+    /// Two statements on the usual path (a capture recorded after every
+    /// checkout): each `UPDATE` returns what the next step needs, rather
+    /// than reading the row before changing it.
     static func complete(_ db: SQLiteConnection, _ id: Int64, result: PaymentCommandResult, now: Instant) throws
         -> Bool
     {
-        let command = try Self.paymentCommand(db, id)
-        guard command.doneAt == nil else { return false }
         let note: String?
         if case .abandoned(let text) = result { note = text } else { note = nil }
-        try db.run(
-            "UPDATE outbox SET done_at = ?1, last_error = ?2 WHERE outbox_id = ?3",
-            [.integer(now.unixSeconds), .optionalText(note), .integer(id)])
+        guard
+            let (kindText, paymentIntentID, attempts) = try db.row(
+                """
+                UPDATE outbox SET done_at = ?1, last_error = ?2
+                WHERE outbox_id = ?3 AND done_at IS NULL
+                RETURNING kind, payment_intent_id, attempts
+                """,
+                [.integer(now.unixSeconds), .optionalText(note), .integer(id)],
+                { row in (row.text(0), row.text(1), row.int(2)) })
+        else {
+            // Done already — or no such row, which is an error of the caller's.
+            _ = try Self.paymentCommand(db, id)
+            return false
+        }
+        guard let kind = PaymentCommand.Kind(rawValue: kindText) else {
+            throw StoredDataError(what: "outbox kind")
+        }
 
         let event: String
-        switch (command.kind, result) {
+        switch (kind, result) {
         case (.capture, .captured): event = "payment.captured"
         case (.capture, .canceled): event = "payment.capture_found_canceled"
         case (.cancel, .canceled): event = "payment.canceled"
@@ -109,29 +125,31 @@ extension PortalStore {
         case (.cancel, .abandoned): event = "payment.cancel_abandoned"
         }
         try AuditLog.append(
-            db, entity: "payment", id: command.paymentIntentID, event: event, at: now,
+            db, entity: "payment", id: paymentIntentID, event: event, at: now,
             [
-                "outbox_id": .int(command.id), "attempts": .int(command.attempts),
+                "outbox_id": .int(id), "attempts": .int(attempts),
                 "note": note.map { .text($0) } ?? .null,
             ])
 
-        guard command.kind == .capture else { return true }
+        guard kind == .capture else { return true }
         let newState: PaymentState
         switch result {
         case .captured: newState = .captured
         case .canceled: newState = .canceled
         case .abandoned: return true
         }
+        // At most one row: `payment_intent_id` is unique among bookings.
         let bookingID = try db.integer(
-            "SELECT booking_id FROM bookings WHERE payment_intent_id = ? AND payment_state = 'capture_pending'",
-            [.text(command.paymentIntentID)])
+            """
+            UPDATE bookings SET payment_state = ?1, updated_at = ?2
+            WHERE payment_intent_id = ?3 AND payment_state = 'capture_pending'
+            RETURNING booking_id
+            """,
+            [.text(newState.rawValue), .integer(now.unixSeconds), .text(paymentIntentID)])
         if let bookingID {
-            try db.run(
-                "UPDATE bookings SET payment_state = ?1, updated_at = ?2 WHERE booking_id = ?3",
-                [.text(newState.rawValue), .integer(now.unixSeconds), .integer(bookingID)])
             try AuditLog.append(
                 db, entity: "booking", id: bookingID, event: "booking.payment_\(newState.rawValue)",
-                at: now, ["payment_intent_id": .text(command.paymentIntentID)])
+                at: now, ["payment_intent_id": .text(paymentIntentID)])
         }
         return true
     }

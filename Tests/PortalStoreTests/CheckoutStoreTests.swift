@@ -170,6 +170,40 @@ final class CheckoutStoreTests: XCTestCase {
         XCTAssertEqual(try fixture.auditCount(event: "booking.payment_captured"), 1)
     }
 
+    func testACaptureThatFoundItsPaymentCanceledMovesOnlyItsOwnBooking() async throws {
+        try await fixture.capacity(block, "walk", 2)
+        let client = try await fixture.client()
+        let first = try await paidHold(client, pi: "pi_1")
+        let other = try await fixture.client()
+        let second = try await paidHold(other, pi: "pi_2")
+        let settledFirst = try await fixture.store.settlePaidHold(
+            first.token, of: client, payment: payment("pi_1"), actor: "client")
+        _ = try await fixture.store.settlePaidHold(
+            second.token, of: other, payment: payment("pi_2"), actor: "client")
+        guard case .booked(let booking, let capture?) = settledFirst else { return XCTFail("\(settledFirst)") }
+        _ = try await fixture.store.claimPaymentCommand(capture.id, leaseSeconds: 60)
+
+        let completed = try await fixture.store.completePaymentCommand(capture.id, result: .canceled)
+        XCTAssertTrue(completed)
+        let mine = try await fixture.store.bookings(of: client)
+        let theirs = try await fixture.store.bookings(of: other)
+        XCTAssertEqual(mine.map(\.paymentState), [.canceled])
+        XCTAssertEqual(theirs.map(\.paymentState), [.capturePending])
+        XCTAssertEqual(try fixture.auditCount(event: "payment.capture_found_canceled"), 1)
+        XCTAssertEqual(try fixture.auditCount(event: "booking.payment_canceled"), 1)
+        let commands = try await fixture.store.paymentCommands(for: "pi_1")
+        XCTAssertEqual(commands.map(\.attempts), [1])
+        XCTAssertNotNil(commands.first?.doneAt)
+        XCTAssertEqual(booking.paymentIntentID, "pi_1")
+
+        do {
+            _ = try await fixture.store.completePaymentCommand(capture.id + 1_000, result: .captured)
+            XCTFail("an outbox row that does not exist cannot be completed")
+        } catch {
+            // Refused (an internal error: the caller named a row that is not there).
+        }
+    }
+
     /// FinalizeCheckout answers once the provider has captured and records
     /// it in the background: readers show the booking `captured` while the
     /// write waits (here: for another connection's write lock), and the
