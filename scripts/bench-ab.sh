@@ -14,6 +14,11 @@
 # not `captured` and the outbox rows not done: FinalizeCheckout answers
 # before its capture is recorded (in the background), so portal-bench
 # cannot see a build whose records fail — this line can (both must be 0).
+#
+# At the end, per scenario, a SUMMARY line per build with the medians, and
+# in how many repetitions B's server CPU per answer and p99 were lower
+# than A's run just before — on this machine, whose own load moves single
+# runs by ±15 %, only a comparison run by run means anything.
 set -euo pipefail
 a="$1"; b="$2"; runs="$3"; seconds="${4:-5}"; reps="${5:-3}"
 
@@ -50,7 +55,36 @@ PY
   rm -rf "$tmp"
 }
 
+results="$(mktemp)"
+trap 'rm -f "$results"' EXIT
 for rep in $(seq 1 "$reps"); do
-  one "$a" A
-  one "$b" B
+  one "$a" A | tee -a "$results"
+  one "$b" B | tee -a "$results"
 done
+
+python3 - "$results" <<'PY'
+import statistics, sys
+runs = {}
+for line in open(sys.argv[1]):
+    if not line.startswith("RESULT "):
+        continue
+    fields = dict(f.split("=", 1) for f in line.split()[1:] if "=" in f)
+    key = (fields["scenario"], fields["c"] + "x" + fields["k"])
+    runs.setdefault(key, {}).setdefault(fields["build"], []).append(fields)
+for (scenario, ck), builds in sorted(runs.items()):
+    for build in ("A", "B"):
+        rows = builds.get(build, [])
+        if not rows:
+            continue
+        def median(name):
+            values = [float(r[name]) for r in rows if name in r]
+            return statistics.median(values) if values else float("nan")
+        print(f"SUMMARY {scenario}:{ck} build={build} runs={len(rows)} ops={median('ops'):.0f} "
+              f"p50_ms={median('p50_us') / 1000:.2f} p99_ms={median('p99_us') / 1000:.2f} "
+              f"server_cpu_us={median('server_cpu_us'):.2f}")
+    pairs = list(zip(builds.get("A", []), builds.get("B", [])))
+    if pairs:
+        cpu = sum(float(b["server_cpu_us"]) < float(a["server_cpu_us"]) for a, b in pairs if "server_cpu_us" in a)
+        p99 = sum(float(b["p99_us"]) < float(a["p99_us"]) for a, b in pairs)
+        print(f"SUMMARY {scenario}:{ck} B lower than A: server_cpu_us in {cpu} of {len(pairs)}, p99 in {p99} of {len(pairs)}")
+PY
