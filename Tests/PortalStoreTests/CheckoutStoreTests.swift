@@ -180,7 +180,9 @@ final class CheckoutStoreTests: XCTestCase {
             first.token, of: client, payment: payment("pi_1"), actor: "client")
         _ = try await fixture.store.settlePaidHold(
             second.token, of: other, payment: payment("pi_2"), actor: "client")
-        guard case .booked(let booking, let capture?) = settledFirst else { return XCTFail("\(settledFirst)") }
+        guard case .booked(let booking, let capture?) = settledFirst else {
+            return XCTFail("\(settledFirst)")
+        }
         _ = try await fixture.store.claimPaymentCommand(capture.id, leaseSeconds: 60)
 
         let completed = try await fixture.store.completePaymentCommand(capture.id, result: .canceled)
@@ -194,13 +196,14 @@ final class CheckoutStoreTests: XCTestCase {
         let commands = try await fixture.store.paymentCommands(for: "pi_1")
         XCTAssertEqual(commands.map(\.attempts), [1])
         XCTAssertNotNil(commands.first?.doneAt)
-        XCTAssertEqual(booking.paymentIntentID, "pi_1")
+        XCTAssertEqual(mine.map(\.id), [booking.id])
 
         do {
             _ = try await fixture.store.completePaymentCommand(capture.id + 1_000, result: .captured)
             XCTFail("an outbox row that does not exist cannot be completed")
         } catch {
-            // Refused (an internal error: the caller named a row that is not there).
+            // Refused as an internal error: the caller named a row that is not there.
+            XCTAssertTrue("\(error)".contains("outbox row"), "\(error)")
         }
     }
 
