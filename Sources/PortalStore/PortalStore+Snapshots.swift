@@ -27,12 +27,26 @@ extension PortalStore {
     /// Like ``availableBlocks(on:for:)``, and says until when and under which
     /// generation the answer stays true, so that a caller may keep it in
     /// memory (see ``isCurrent(_:)``).
+    ///
+    /// Calls for the same date and service that arrive while one's read
+    /// runs, with no write committed in between, share that read
+    /// (``SnapshotFlights``).
     public func availabilitySnapshot(on date: LocalDate, for service: ServiceCode) async throws
         -> AvailabilitySnapshot
     {
         // Read before the snapshot: a write committing in between makes the
         // answer stale at once, never fresh by mistake.
         let generation = availabilityGeneration.current
+        return try await snapshotFlights.snapshot(
+            for: SnapshotFlights.Key(date: date, service: service), generation: generation,
+            isUsable: { [clock] snapshot in snapshot.validUntil.map { clock.now < $0 } ?? true },
+            read: { try await readAvailabilitySnapshot(on: date, for: service, generation: generation) })
+    }
+
+    /// One read of what ``availabilitySnapshot(on:for:)`` answers.
+    private func readAvailabilitySnapshot(on date: LocalDate, for service: ServiceCode, generation: UInt64)
+        async throws -> AvailabilitySnapshot
+    {
         let (blocks, firstExpiry) = try await read { db, now in
             let blocks = try Query.availableBlocks(db, date: date, service: service, now: now)
             let firstExpiry = try db.integer(

@@ -84,6 +84,8 @@ public final class PortalStore: Sendable {
     let writer: WriterLane
     /// Captures being recorded in the background (``recordCaptureInBackground(_:of:)``).
     let captureRecords = CaptureRecords()
+    /// Availability reads under way, shared by the calls that miss together.
+    let snapshotFlights = SnapshotFlights()
     let readers: ReaderPool
     /// What an earlier run left: start-up repair takes only rows up to here,
     /// never one this process wrote (see ``EarlierRun``).

@@ -1,0 +1,116 @@
+import PortalDomain
+
+/// The availability reads under way, one per (date, service), so that the
+/// calls that miss the `ListBlocks` cache together share one read instead
+/// of each running its own ("single flight").
+///
+/// Under a mix of reads and checkouts every committed hold or booking makes
+/// the kept answers stale, and the `ListBlocks` calls in flight all miss at
+/// once: each used to read the same day again on a reader (docs/performance.md,
+/// "Session 13").
+///
+/// **Read-your-writes holds.** A call may take a read's answer only if that
+/// read began at the call's generation or later: the generation is read
+/// before the snapshot, and a write advances it before any of its callers
+/// is answered — so a read that began at or after the generation the call
+/// saw includes every write answered before the call arrived. A call that
+/// arrives after a write committed (a newer generation) starts a read of
+/// its own, which later calls then join. A call also takes the answer only
+/// while no hold it counted has expired at the call's own clock; otherwise
+/// it reads itself.
+final class SnapshotFlights: Sendable {
+    struct Key: Hashable, Sendable {
+        let date: LocalDate
+        let service: ServiceCode
+    }
+
+    /// One read and the calls waiting for it.
+    private final class Flight: Sendable {
+        enum State {
+            case running([CheckedContinuation<AvailabilitySnapshot, any Error>])
+            case done(Result<AvailabilitySnapshot, any Error>)
+        }
+
+        /// The generation the read began at.
+        let generation: UInt64
+        let state = Locked(State.running([]))
+
+        init(generation: UInt64) { self.generation = generation }
+
+        /// The read's answer, once it has one.
+        func answer() async throws -> AvailabilitySnapshot {
+            try await withCheckedThrowingContinuation { continuation in
+                let done: Result<AvailabilitySnapshot, any Error>? = state.withLock { state in
+                    switch state {
+                    case .running(var waiting):
+                        waiting.append(continuation)
+                        state = .running(waiting)
+                        return nil
+                    case .done(let result):
+                        return result
+                    }
+                }
+                if let done { continuation.resume(with: done) }
+            }
+        }
+
+        /// Answers every call waiting, and any that asks later.
+        func finish(_ result: Result<AvailabilitySnapshot, any Error>) {
+            let waiting = state.withLock { state in
+                defer { state = .done(result) }
+                if case .running(let waiting) = state { return waiting }
+                return []
+            }
+            for continuation in waiting { continuation.resume(with: result) }
+        }
+    }
+
+    private let flights = Locked<[Key: Flight]>([:])
+
+    /// The answer of a read for `key` that began at `generation` or later:
+    /// one under way, or `read()` run now (and shared with the calls that
+    /// arrive while it runs). `isUsable` says whether a shared answer still
+    /// holds for this call (its counted holds not expired); if not, this
+    /// call reads on its own.
+    func snapshot(
+        for key: Key, generation: UInt64,
+        isUsable: (AvailabilitySnapshot) -> Bool,
+        read: () async throws -> AvailabilitySnapshot
+    ) async throws -> AvailabilitySnapshot {
+        enum Role {
+            case join(Flight)
+            case lead(Flight)
+        }
+        let role: Role = flights.withLock { flights in
+            if let flight = flights[key], flight.generation >= generation { return .join(flight) }
+            let flight = Flight(generation: generation)
+            flights[key] = flight
+            return .lead(flight)
+        }
+        switch role {
+        case .join(let flight):
+            do {
+                let shared = try await flight.answer()
+                if isUsable(shared) { return shared }
+            } catch is CancellationError {
+                // The call that read gave up (its deadline passed): not this one's answer.
+            }
+            return try await read()
+        case .lead(let flight):
+            let result: Result<AvailabilitySnapshot, any Error>
+            do {
+                result = .success(try await read())
+            } catch {
+                result = .failure(error)
+            }
+            flights.withLock { flights in
+                if flights[key] === flight { flights[key] = nil }
+            }
+            flight.finish(result)
+            return try result.get()
+        }
+    }
+
+    /// The reads under way (for tests).
+    var count: Int { flights.withLock { $0.count } }
+}

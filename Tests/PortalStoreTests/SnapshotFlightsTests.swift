@@ -1,0 +1,167 @@
+import Dispatch
+import PortalDomain
+@testable import PortalStore
+import XCTest
+
+/// Availability reads that miss together share one read — never one that
+/// began before a write the caller was already told about.
+final class SnapshotFlightsTests: XCTestCase {
+    private let key = SnapshotFlights.Key(
+        date: LocalDate(year: 2025, month: 10, day: 8)!, service: try! ServiceCode("walk"))
+
+    /// Starts `count` calls at `generation`; the first one's read waits for
+    /// `release`. Returns the calls and the number of reads run.
+    private func startCalls(
+        _ flights: SnapshotFlights, count: Int, generation: UInt64, release: DispatchSemaphore,
+        reads: Locked<Int>, isUsable: @escaping @Sendable (AvailabilitySnapshot) -> Bool = { _ in true }
+    ) -> [Task<AvailabilitySnapshot, any Error>] {
+        let key = self.key
+        return (0..<count).map { _ in
+            Task {
+                try await flights.snapshot(for: key, generation: generation, isUsable: isUsable) {
+                    let first = reads.withLock { reads in
+                        reads += 1
+                        return reads == 1
+                    }
+                    if first { await Self.wait(for: release) }
+                    return AvailabilitySnapshot(blocks: [], generation: generation, validUntil: nil)
+                }
+            }
+        }
+    }
+
+    func testCallsThatMissTogetherShareOneRead() async throws {
+        let flights = SnapshotFlights()
+        let release = DispatchSemaphore(value: 0)
+        let reads = Locked(0)
+        let calls = startCalls(flights, count: 40, generation: 7, release: release, reads: reads)
+        try await waitUntil { flights.count == 1 && reads.withLock { $0 } == 1 }
+        // Give the other calls time to arrive and join.
+        try await Task.sleep(for: .milliseconds(100))
+        release.signal()
+        for call in calls {
+            let answer = try await call.value
+            XCTAssertEqual(answer.generation, 7)
+        }
+        XCTAssertEqual(reads.withLock { $0 }, 1, "every call shared the first one's read")
+        XCTAssertEqual(flights.count, 0, "nothing left under way")
+    }
+
+    func testACallAfterAWriteNeverTakesAReadThatBeganBeforeIt() async throws {
+        let flights = SnapshotFlights()
+        let release = DispatchSemaphore(value: 0)
+        let reads = Locked(0)
+        let early = startCalls(flights, count: 1, generation: 7, release: release, reads: reads)
+        try await waitUntil { reads.withLock { $0 } == 1 }
+        // A write committed: generation 8. This call must read for itself
+        // (were it to wait for the early read, that read ends in 0.5 s and
+        // its answer fails the checks below).
+        DispatchQueue.global().asyncAfter(deadline: .now() + 0.5) { release.signal() }
+        let key = self.key
+        let late = try await flights.snapshot(for: key, generation: 8, isUsable: { _ in true }) {
+            reads.withLock { $0 += 1 }
+            return AvailabilitySnapshot(blocks: [], generation: 8, validUntil: nil)
+        }
+        XCTAssertEqual(late.generation, 8)
+        XCTAssertEqual(reads.withLock { $0 }, 2)
+        let earlyAnswer = try await early[0].value
+        XCTAssertEqual(earlyAnswer.generation, 7)
+    }
+
+    func testACallReadsForItselfWhenTheSharedAnswerNoLongerHolds() async throws {
+        let flights = SnapshotFlights()
+        let release = DispatchSemaphore(value: 0)
+        let reads = Locked(0)
+        let calls = startCalls(
+            flights, count: 2, generation: 3, release: release, reads: reads, isUsable: { _ in false })
+        try await waitUntil { reads.withLock { $0 } == 1 }
+        try await Task.sleep(for: .milliseconds(50))
+        release.signal()
+        for call in calls { _ = try await call.value }
+        XCTAssertEqual(reads.withLock { $0 }, 2, "the joining call read again")
+    }
+
+    func testWhenTheReadingCallGivesUpTheOthersReadForThemselves() async throws {
+        let flights = SnapshotFlights()
+        let key = self.key
+        let started = DispatchSemaphore(value: 0)
+        let reads = Locked(0)
+        let leader = Task {
+            try await flights.snapshot(for: key, generation: 1, isUsable: { _ in true }) {
+                reads.withLock { $0 += 1 }
+                started.signal()
+                try await Task.sleep(for: .seconds(30))
+                return AvailabilitySnapshot(blocks: [], generation: 1, validUntil: nil)
+            }
+        }
+        await Self.wait(for: started)
+        let follower = Task {
+            try await flights.snapshot(for: key, generation: 1, isUsable: { _ in true }) {
+                reads.withLock { $0 += 1 }
+                return AvailabilitySnapshot(blocks: [], generation: 1, validUntil: nil)
+            }
+        }
+        try await Task.sleep(for: .milliseconds(100))
+        leader.cancel()
+        let answer = try await follower.value
+        XCTAssertEqual(answer.generation, 1)
+        XCTAssertEqual(reads.withLock { $0 }, 2)
+        let leaderResult = await leader.result
+        XCTAssertThrowsError(try leaderResult.get()) { XCTAssertTrue($0 is CancellationError, "\($0)") }
+    }
+
+    /// The store end to end: while calls keep missing together, every call
+    /// made after a hold was answered counts that hold.
+    func testEveryCallMadeAfterAHoldWasAnsweredCountsIt() async throws {
+        let fixture = try await StoreFixture.make()
+        do {
+            try await fixture.service("walk", minutes: 30)
+            let block = try await fixture.block("2025-10-08", "09:00", "12:00", "Morning Run")
+            try await fixture.capacity(block, "walk", 30, allowOverlap: true)
+            let store = fixture.store
+            let date = LocalDate(year: 2025, month: 10, day: 8)!
+            let walk = try ServiceCode("walk")
+            for taken in 1...12 {
+                let client = try await fixture.client("Client \(taken)")
+                // Reads racing the hold, some of which begin before it commits.
+                let racing = (0..<16).map { _ in
+                    Task { try await store.availabilitySnapshot(on: date, for: walk) }
+                }
+                _ = try await store.createHold(for: client, block: block.id, service: walk)
+                let after = try await withThrowingTaskGroup(of: Int.self) { group in
+                    for _ in 0..<16 {
+                        group.addTask {
+                            try await store.availabilitySnapshot(on: date, for: walk).blocks[0].remaining
+                        }
+                    }
+                    var seen: [Int] = []
+                    for try await remaining in group { seen.append(remaining) }
+                    return seen
+                }
+                XCTAssertEqual(Set(after), [30 - taken], "after \(taken) holds")
+                for read in racing { _ = try await read.value }
+            }
+        } catch {
+            await fixture.tearDown()
+            throw error
+        }
+        await fixture.tearDown()
+    }
+
+    /// Waits for `semaphore` without blocking a cooperative thread.
+    private static func wait(for semaphore: DispatchSemaphore) async {
+        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+            DispatchQueue.global().async {
+                semaphore.wait()
+                continuation.resume()
+            }
+        }
+    }
+
+    private func waitUntil(_ condition: @escaping () -> Bool) async throws {
+        for _ in 0..<500 where !condition() {
+            try await Task.sleep(for: .milliseconds(10))
+        }
+        XCTAssertTrue(condition(), "timed out")
+    }
+}
