@@ -330,7 +330,11 @@ extension PortalStore {
         _ token: HoldToken, of client: ClientID?, payment: VerifiedPayment, actor: String,
         claimingCaptureForSeconds leaseSeconds: Int64? = nil
     ) async throws -> HoldSettlement {
-        try await write(changes: .availability) { [calendar] db, now in
+        // What `ListBlocks` shows changes only when an expired hold — one
+        // no longer counted — becomes a booking: a live hold's slot simply
+        // passes from the holds to the bookings, and the rest writes only
+        // holds that were not counted and the outbox.
+        try await write(declaring: { [calendar] db, now in
             let (record, holdID, place) = try Self.loadCheckoutHoldWithPlace(db, token, of: client)
             let hold = record.hold
             guard hold.paymentIntentID == payment.paymentIntentID,
@@ -344,9 +348,9 @@ extension PortalStore {
                 guard let booking = try Self.bookingMade(db, fromHold: token),
                     booking.paymentIntentID == payment.paymentIntentID
                 else { throw StoredDataError(what: "converted hold without its booking") }
-                return .alreadyBooked(booking)
+                return (.alreadyBooked(booking), [])
             case .cancelled, .expired:
-                return .closed(hold.state, record.endReason)
+                return (.closed(hold.state, record.endReason), [])
             case .active:
                 break
             }
@@ -376,7 +380,7 @@ extension PortalStore {
                         key: PaymentCommand.idempotencyKey(forHold: token, operation: "cancel"), now: now,
                         why: refusal.rawValue
                     ).command
-                    return .refused(refusal, cancel: cancel)
+                    return (.refused(refusal, cancel: cancel), [])
                 }
             }
 
@@ -411,8 +415,8 @@ extension PortalStore {
                 blockLabel: block.label.rawValue, amountCents: hold.amountCents, currency: hold.currency,
                 paymentIntentID: payment.paymentIntentID, status: .confirmed, paymentState: paymentState,
                 createdAt: now)
-            return .booked(booking, capture: capture)
-        }
+            return (.booked(booking, capture: capture), hold.isActive(at: now) ? [] : .availability)
+        })
     }
 
     /// Ends an active hold whose payment the sweeper found not authorised (or

@@ -21,6 +21,15 @@ extension PortalStore {
         }
     }
 
+    /// As ``write(changes:_:)``, for a write that knows what it may have
+    /// changed only once it has run: `body` returns its value and those
+    /// changes.
+    func write<T: Sendable>(
+        declaring body: @escaping @Sendable (SQLiteConnection, Instant) throws -> (value: T, changes: StoreChanges)
+    ) async throws -> T {
+        try await writer.perform(declaring: { [clock] db, _ in try body(db, clock.now) })
+    }
+
     /// Runs `body` in one read transaction (a consistent snapshot) on a
     /// reader connection.
     func read<T: Sendable>(

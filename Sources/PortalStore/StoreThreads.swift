@@ -46,13 +46,13 @@ final class CancellationFlag: Sendable {
 final class WriterLane: Sendable {
     /// One write waiting for its turn.
     private struct Job: Sendable {
-        /// Runs the caller's work and keeps its result; may run again if
-        /// another write of its group fails after writing.
-        let run: @Sendable (SQLiteConnection) throws -> Void
+        /// Runs the caller's work, keeps its result and says what it may
+        /// have changed; may run again if another write of its group fails
+        /// after writing.
+        let run: @Sendable (SQLiteConnection) throws -> StoreChanges
         /// Answers the caller: the kept result, or the error.
         let finish: @Sendable ((any Error)?) -> Void
         let flag: CancellationFlag
-        let changes: StoreChanges
     }
 
     private struct Pending {
@@ -109,6 +109,17 @@ final class WriterLane: Sendable {
         changes: StoreChanges,
         _ work: @escaping @Sendable (SQLiteConnection, _ shouldAbort: @escaping () -> Bool) throws -> T
     ) async throws -> T {
+        try await perform { db, shouldAbort in (try work(db, shouldAbort), changes) }
+    }
+
+    /// As ``perform(changes:_:)``, for a write that knows what it may have
+    /// changed only once it has run: `work` returns its value and those
+    /// changes (a settled hold changes what `ListBlocks` shows only when it
+    /// had expired, for example).
+    func perform<T: Sendable>(
+        declaring work: @escaping @Sendable (SQLiteConnection, _ shouldAbort: @escaping () -> Bool) throws
+            -> (value: T, changes: StoreChanges)
+    ) async throws -> T {
         try Task.checkCancellation()
         let flag = CancellationFlag()
         return try await withTaskCancellationHandler {
@@ -116,8 +127,9 @@ final class WriterLane: Sendable {
                 let result = Locked<T?>(nil)
                 let job = Job(
                     run: { db in
-                        let value = try work(db, { flag.isCancelled })
+                        let (value, changes) = try work(db, { flag.isCancelled })
                         result.withLock { $0 = value }
+                        return changes
                     },
                     finish: { error in
                         if let error {
@@ -126,7 +138,7 @@ final class WriterLane: Sendable {
                             continuation.resume(returning: result.withLock { $0! })
                         }
                     },
-                    flag: flag, changes: changes)
+                    flag: flag)
                 enqueue(job)
             }
         } onCancel: {
@@ -143,7 +155,13 @@ final class WriterLane: Sendable {
         _ work: @escaping @Sendable (SQLiteConnection) throws -> Void,
         finished: @escaping @Sendable ((any Error)?) -> Void
     ) {
-        enqueue(Job(run: work, finish: finished, flag: CancellationFlag(), changes: changes))
+        enqueue(
+            Job(
+                run: { db in
+                    try work(db)
+                    return changes
+                },
+                finish: finished, flag: CancellationFlag()))
     }
 
     private func enqueue(_ job: Job) {
@@ -200,10 +218,10 @@ final class WriterLane: Sendable {
             let changedBefore = db.totalChanges
             let writesBefore = db.writeStatements
             do {
-                try job.run(db)
+                let declared = try job.run(db)
                 if job.flag.isCancelled { throw CancellationError() }
                 succeeded.append(job)
-                if db.totalChanges != changedBefore { changes.formUnion(job.changes) }
+                if db.totalChanges != changedBefore { changes.formUnion(declared) }
             } catch {
                 if db.isInTransaction && db.writeStatements == writesBefore {
                     // Refused before any statement that could write:

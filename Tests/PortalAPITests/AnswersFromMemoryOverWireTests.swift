@@ -87,6 +87,51 @@ final class AnswersFromMemoryOverWireTests: XCTestCase {
         }
     }
 
+    /// Booking a live hold leaves every `remaining` as it was (its slot
+    /// passes from the holds to the bookings), so it need not make the kept
+    /// answers stale; booking a hold that had expired takes a slot again,
+    /// and shows at once.
+    func testABookedLiveHoldChangesNothingShownAndABookedExpiredHoldShowsAtOnce() async throws {
+        try await APITestServer.with { service in
+            let portal = service.anonymousClient()
+            defer { Task { await portal.close() } }
+            let day = try await makeDay(service, portal: portal)
+            let walk = try ServiceCode("walk")
+            let client = ClientID(rawValue: day.client)
+            func paidHold(_ block: Int64, _ paymentIntentID: String) async throws -> CapacityHold {
+                let hold = try await service.store.createHold(
+                    for: client, block: BlockID(rawValue: block), service: walk
+                ).hold
+                _ = try await service.store.attachPayment(
+                    paymentIntentID, clientSecret: "\(paymentIntentID)_secret_x", toHold: hold.token, of: client)
+                return hold
+            }
+            func book(_ hold: CapacityHold, _ paymentIntentID: String) async throws {
+                let settled = try await service.store.settlePaidHold(
+                    hold.token, of: client,
+                    payment: VerifiedPayment(
+                        paymentIntentID: paymentIntentID, amountCents: hold.amountCents, currency: hold.currency,
+                        isCaptured: false),
+                    actor: "client")
+                guard case .booked = settled else { return XCTFail("\(settled)") }
+            }
+
+            let live = try await paidHold(day.morning, "pi_cache_live")
+            try await expectRemaining(portal, day, [2, 1])
+            try await expectRemaining(portal, day, [2, 1])
+            try await book(live, "pi_cache_live")
+            try await expectRemaining(portal, day, [2, 1])
+
+            let late = try await paidHold(day.afternoon, "pi_cache_late")
+            try await expectRemaining(portal, day, [2, 0])
+            service.clock.advance(bySeconds: 601)
+            try await expectRemaining(portal, day, [2, 1])
+            try await expectRemaining(portal, day, [2, 1])
+            try await book(late, "pi_cache_late")
+            try await expectRemaining(portal, day, [2, 0])
+        }
+    }
+
     func testAnExpiredHoldStopsCountingInListBlocksWithoutAnyWrite() async throws {
         try await APITestServer.with { service in
             let portal = service.anonymousClient()
