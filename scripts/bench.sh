@@ -4,8 +4,8 @@
 #   scripts/bench.sh matrix   release build; portald (release) on a temporary
 #                             database and a free loopback port; the standard
 #                             matrix (1x1, 4x64, 16x256) for health and
-#                             list-blocks (+ checkout when portald has
-#                             --payments); 1,000 idle connections; the table
+#                             list-blocks (+ checkout and mixed when portald
+#                             has --payments); 1,000 idle connections; the table
 #                             goes into docs/performance.md.
 #   scripts/bench.sh smoke    debug build; two seconds of portal-bench against
 #                             a fresh portald. Fails only if the tool fails,
@@ -13,7 +13,7 @@
 #
 # Environment: BENCH_DURATION (seconds, default 10), BENCH_WARMUP (default 2),
 # BENCH_SCRATCH (release scratch path, default .build-release),
-# BENCH_SCENARIOS (default "health list-blocks", + checkout when available),
+# BENCH_SCENARIOS (default "health list-blocks", + checkout mixed when available),
 # BENCH_MATRIX (default "1x1 4x64 16x256").
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
@@ -69,7 +69,7 @@ matrix)
   warmup="${BENCH_WARMUP:-2}"
   scenarios="${BENCH_SCENARIOS:-health list-blocks}"
   if [ -z "${BENCH_SCENARIOS:-}" ] && "$bin/portald" --help 2>&1 | grep -q -- '--payments'; then
-    scenarios="$scenarios checkout"
+    scenarios="$scenarios checkout mixed"
   fi
   results="$tmp/results.txt"
   : >"$results"
