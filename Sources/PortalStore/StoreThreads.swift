@@ -109,7 +109,7 @@ final class WriterLane: Sendable {
         changes: StoreChanges,
         _ work: @escaping @Sendable (SQLiteConnection, _ shouldAbort: @escaping () -> Bool) throws -> T
     ) async throws -> T {
-        try await perform { db, shouldAbort in (try work(db, shouldAbort), changes) }
+        try await perform(declaring: { db, shouldAbort in (try work(db, shouldAbort), changes) })
     }
 
     /// As ``perform(changes:_:)``, for a write that knows what it may have
