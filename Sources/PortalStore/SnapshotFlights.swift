@@ -26,14 +26,15 @@ final class SnapshotFlights: Sendable {
 
     /// One read and the calls waiting for it.
     private final class Flight: Sendable {
-        enum State {
-            case running([CheckedContinuation<AvailabilitySnapshot, any Error>])
-            case done(Result<AvailabilitySnapshot, any Error>)
+        struct State {
+            var waiting: [CheckedContinuation<AvailabilitySnapshot, any Error>] = []
+            /// Set once the read has answered.
+            var result: Result<AvailabilitySnapshot, any Error>?
         }
 
         /// The generation the read began at.
         let generation: UInt64
-        let state = Locked(State.running([]))
+        let state = Locked(State())
 
         init(generation: UInt64) { self.generation = generation }
 
@@ -41,14 +42,8 @@ final class SnapshotFlights: Sendable {
         func answer() async throws -> AvailabilitySnapshot {
             try await withCheckedThrowingContinuation { continuation in
                 let done: Result<AvailabilitySnapshot, any Error>? = state.withLock { state in
-                    switch state {
-                    case .running(var waiting):
-                        waiting.append(continuation)
-                        state = .running(waiting)
-                        return nil
-                    case .done(let result):
-                        return result
-                    }
+                    if state.result == nil { state.waiting.append(continuation) }
+                    return state.result
                 }
                 if let done { continuation.resume(with: done) }
             }
@@ -57,9 +52,9 @@ final class SnapshotFlights: Sendable {
         /// Answers every call waiting, and any that asks later.
         func finish(_ result: Result<AvailabilitySnapshot, any Error>) {
             let waiting = state.withLock { state in
-                defer { state = .done(result) }
-                if case .running(let waiting) = state { return waiting }
-                return []
+                state.result = result
+                defer { state.waiting = [] }
+                return state.waiting
             }
             for continuation in waiting { continuation.resume(with: result) }
         }
