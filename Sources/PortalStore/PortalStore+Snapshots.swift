@@ -10,6 +10,11 @@ public struct AvailabilitySnapshot: Sendable {
     /// When the first hold counted in `blocks` expires; from then on a
     /// `remaining` may have grown. `nil` when no hold was counted.
     public let validUntil: Instant?
+
+    /// Whether no hold counted in `blocks` has expired at `now`.
+    func countsOnlyLiveHolds(at now: Instant) -> Bool {
+        validUntil.map { now < $0 } ?? true
+    }
 }
 
 /// A live portal session as the store answers it, with what tells whether
@@ -39,7 +44,7 @@ extension PortalStore {
         let generation = availabilityGeneration.current
         return try await snapshotFlights.snapshot(
             for: SnapshotFlights.Key(date: date, service: service), generation: generation,
-            isUsable: { [clock] snapshot in snapshot.validUntil.map { clock.now < $0 } ?? true },
+            isUsable: { [clock] snapshot in snapshot.countsOnlyLiveHolds(at: clock.now) },
             read: { try await readAvailabilitySnapshot(on: date, for: service, generation: generation) })
     }
 
@@ -65,9 +70,7 @@ extension PortalStore {
     /// answer now: no write that may change it has committed since, and no
     /// hold it counted has expired.
     public func isCurrent(_ snapshot: AvailabilitySnapshot) -> Bool {
-        guard snapshot.generation == availabilityGeneration.current else { return false }
-        guard let validUntil = snapshot.validUntil else { return true }
-        return clock.now < validUntil
+        snapshot.generation == availabilityGeneration.current && snapshot.countsOnlyLiveHolds(at: clock.now)
     }
 
     /// The live session with this token hash, as ``PortalAccounts`` checks
