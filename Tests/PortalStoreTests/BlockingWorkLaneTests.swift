@@ -73,14 +73,4 @@ final class BlockingWorkLaneTests: XCTestCase {
     private func releaseLater(_ release: DispatchSemaphore) {
         DispatchQueue.global().asyncAfter(deadline: .now() + 5) { release.signal() }
     }
-
-    /// Waits for `semaphore` without blocking a cooperative thread.
-    private func waitFor(_ semaphore: DispatchSemaphore) async {
-        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
-            DispatchQueue.global().async {
-                semaphore.wait()
-                continuation.resume()
-            }
-        }
-    }
 }

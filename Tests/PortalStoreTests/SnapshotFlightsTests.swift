@@ -23,7 +23,7 @@ final class SnapshotFlightsTests: XCTestCase {
                         reads += 1
                         return reads == 1
                     }
-                    if first { await Self.wait(for: release) }
+                    if first { await waitFor(release) }
                     return AvailabilitySnapshot(blocks: [], generation: generation, validUntil: nil)
                 }
             }
@@ -94,7 +94,7 @@ final class SnapshotFlightsTests: XCTestCase {
                 return AvailabilitySnapshot(blocks: [], generation: 1, validUntil: nil)
             }
         }
-        await Self.wait(for: started)
+        await waitFor(started)
         let follower = Task {
             try await flights.snapshot(for: key, generation: 1, isUsable: { _ in true }) {
                 reads.withLock { $0 += 1 }
@@ -146,16 +146,6 @@ final class SnapshotFlightsTests: XCTestCase {
             throw error
         }
         await fixture.tearDown()
-    }
-
-    /// Waits for `semaphore` without blocking a cooperative thread.
-    private static func wait(for semaphore: DispatchSemaphore) async {
-        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
-            DispatchQueue.global().async {
-                semaphore.wait()
-                continuation.resume()
-            }
-        }
     }
 
     private func waitUntil(_ condition: @escaping () -> Bool) async throws {

@@ -13,6 +13,16 @@ func makeTemporaryDirectory(_ prefix: String) throws -> URL {
     return directory
 }
 
+/// Waits for `semaphore` without blocking a cooperative thread.
+func waitFor(_ semaphore: DispatchSemaphore) async {
+    await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+        DispatchQueue.global().async {
+            semaphore.wait()
+            continuation.resume()
+        }
+    }
+}
+
 /// A real SQLite database file in a fresh temporary folder, a store over it,
 /// a manual clock and the business calendar. No mocks.
 final class StoreFixture: @unchecked Sendable {
