@@ -27,7 +27,8 @@ final class SnapshotFlights: Sendable {
     /// One read and the calls waiting for it.
     private final class Flight: Sendable {
         struct State {
-            var waiting: [CheckedContinuation<AvailabilitySnapshot, any Error>] = []
+            var waiting: [(waiter: Int, continuation: CheckedContinuation<AvailabilitySnapshot, any Error>)] = []
+            var nextWaiter = 0
             /// Set once the read has answered.
             var result: Result<AvailabilitySnapshot, any Error>?
         }
@@ -38,14 +39,31 @@ final class SnapshotFlights: Sendable {
 
         init(generation: UInt64) { self.generation = generation }
 
-        /// The read's answer, once it has one.
+        /// The read's answer, once it has one; `CancellationError` as soon
+        /// as the waiting call is cancelled (its deadline passed) — it
+        /// does not wait for the read to end.
         func answer() async throws -> AvailabilitySnapshot {
-            try await withCheckedThrowingContinuation { continuation in
-                let done: Result<AvailabilitySnapshot, any Error>? = state.withLock { state in
-                    if state.result == nil { state.waiting.append(continuation) }
-                    return state.result
+            let waiter = state.withLock { state in
+                defer { state.nextWaiter += 1 }
+                return state.nextWaiter
+            }
+            return try await withTaskCancellationHandler {
+                try await withCheckedThrowingContinuation { continuation in
+                    // Under the lock, so that a cancellation either is seen
+                    // here or finds the continuation waiting.
+                    let now: Result<AvailabilitySnapshot, any Error>? = state.withLock { state in
+                        if let result = state.result { return result }
+                        if Task.isCancelled { return .failure(CancellationError()) }
+                        state.waiting.append((waiter, continuation))
+                        return nil
+                    }
+                    if let now { continuation.resume(with: now) }
                 }
-                if let done { continuation.resume(with: done) }
+            } onCancel: {
+                let continuation = state.withLock { state in
+                    state.waiting.firstIndex { $0.waiter == waiter }.map { state.waiting.remove(at: $0).continuation }
+                }
+                continuation?.resume(throwing: CancellationError())
             }
         }
 
@@ -56,7 +74,7 @@ final class SnapshotFlights: Sendable {
                 defer { state.waiting = [] }
                 return state.waiting
             }
-            for continuation in waiting { continuation.resume(with: result) }
+            for (_, continuation) in waiting { continuation.resume(with: result) }
         }
     }
 
@@ -88,7 +106,10 @@ final class SnapshotFlights: Sendable {
                 let shared = try await flight.answer()
                 if isUsable(shared) { return shared }
             } catch is CancellationError {
-                // The call that read gave up (its deadline passed): not this one's answer.
+                // This call gave up (its deadline passed) — then it reads
+                // nothing more — or the call that read did: not this one's
+                // answer, so it reads for itself.
+                try Task.checkCancellation()
             }
             return try await read()
         case .lead(let flight):

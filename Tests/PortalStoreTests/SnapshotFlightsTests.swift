@@ -110,6 +110,47 @@ final class SnapshotFlightsTests: XCTestCase {
         XCTAssertThrowsError(try leaderResult.get()) { XCTAssertTrue($0 is CancellationError, "\($0)") }
     }
 
+    func testAJoiningCallThatGivesUpStopsWaitingAtOnceAndReadsNothing() async throws {
+        let flights = SnapshotFlights()
+        let key = self.key
+        let started = DispatchSemaphore(value: 0)
+        let release = DispatchSemaphore(value: 0)
+        let reads = Locked(0)
+        let readEnded = Locked(false)
+        let leader = Task {
+            try await flights.snapshot(for: key, generation: 2, isUsable: { _ in true }) {
+                reads.withLock { $0 += 1 }
+                started.signal()
+                await waitFor(release)
+                readEnded.withLock { $0 = true }
+                return AvailabilitySnapshot(blocks: [], generation: 2, validUntil: nil)
+            }
+        }
+        await waitFor(started)
+        let joiners = (0..<2).map { _ in
+            Task {
+                try await flights.snapshot(for: key, generation: 2, isUsable: { _ in true }) {
+                    reads.withLock { $0 += 1 }
+                    return AvailabilitySnapshot(blocks: [], generation: 2, validUntil: nil)
+                }
+            }
+        }
+        try await Task.sleep(for: .milliseconds(100))
+        // Should a joiner wait for the read after all, the read ends in 5 s
+        // and the check below fails instead of the test hanging.
+        DispatchQueue.global().asyncAfter(deadline: .now() + 5) { release.signal() }
+        for joiner in joiners { joiner.cancel() }
+        for joiner in joiners {
+            let result = await joiner.result
+            XCTAssertThrowsError(try result.get()) { XCTAssertTrue($0 is CancellationError, "\($0)") }
+        }
+        XCTAssertFalse(readEnded.withLock { $0 }, "the cancelled calls ended while the read was under way")
+        XCTAssertEqual(reads.withLock { $0 }, 1, "a cancelled call reads nothing of its own")
+        release.signal()
+        let answer = try await leader.value
+        XCTAssertEqual(answer.generation, 2, "the reading call still gets its answer")
+    }
+
     /// The store end to end: while calls keep missing together, every call
     /// made after a hold was answered counts that hold.
     func testEveryCallMadeAfterAHoldWasAnsweredCountsIt() async throws {
