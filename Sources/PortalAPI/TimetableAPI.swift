@@ -98,14 +98,14 @@ struct TimetableAPI: Sendable {
         // a call is looked up by the bytes it sent: any protobuf encoder
         // writes these two string fields the same way, so a hit costs no
         // decoding; other bytes simply miss and take the full path.
-        let answers = GenerationCache<AvailabilityKey, [UInt8]>(limit: 4096)
+        let answers = GenerationCache<AvailabilityKey, KeptAvailability>(limit: 4096)
+        let generations = store.availabilityGenerations
         router.registerPortal(
             PortalMethods.listBlocks, authenticator: authenticator,
             rawInline: { payload, _, _ in
-                answers.value(
-                    for: AvailabilityKey(requestBytes: payload),
-                    generation: store.availabilityGeneration.current, now: store.clock.now.unixSeconds
-                ).map(EncodedResponse.init(encoded:))
+                answers.value(for: AvailabilityKey(requestBytes: payload), now: store.clock.now.unixSeconds) {
+                    generations.current($0.scope)
+                }.map { EncodedResponse(encoded: $0.encoded) }
             },
             handler: { request, _, _ in
                 let snapshot = try await store.availabilitySnapshot(
@@ -113,7 +113,7 @@ struct TimetableAPI: Sendable {
                 let response = ListBlocksResponse(
                     blocks: snapshot.blocks.map(PortalMessages.AvailableBlock.init))
                 answers.insert(
-                    response.serializedBytes(),
+                    KeptAvailability(encoded: response.serializedBytes(), scope: snapshot.scope),
                     for: AvailabilityKey(requestBytes: request.serializedBytes()),
                     generation: snapshot.generation, validUntil: snapshot.validUntil?.unixSeconds ?? .max)
                 return response

@@ -9,17 +9,62 @@ import Darwin
 
 /// What a committed write may have changed, for the in-memory caches in front
 /// of the store. A write names what it touches; the default is everything.
+///
+/// Availability is either everything `ListBlocks` shows (``availability``:
+/// services, blocks, capacities, many holds at once) or the answers of some
+/// (date, service) pairs (``availability(of:)``: one hold or booking), so
+/// that a checkout on one day leaves the other days' and services' kept
+/// answers alone.
 package struct StoreChanges: OptionSet, Sendable {
-    package let rawValue: Int
-    package init(rawValue: Int) { self.rawValue = rawValue }
+    package let rawValue: UInt64
+    package init(rawValue: UInt64) { self.rawValue = rawValue }
 
-    /// Services, blocks, capacities, holds, bookings: what `ListBlocks` shows.
+    /// Services, blocks, capacities, holds, bookings: everything `ListBlocks` shows.
     package static let availability = StoreChanges(rawValue: 1 << 0)
     /// Sessions, portal users, the link of a user to its client: what
     /// authenticating a session answers.
     package static let sessions = StoreChanges(rawValue: 1 << 1)
     /// Everything a cache may show.
     package static let all: StoreChanges = [.availability, .sessions]
+
+    /// The bits above ``sessions``, one per ``AvailabilityScope`` stripe.
+    static let scopeShift: UInt64 = 2
+
+    /// What `ListBlocks` shows for one date and service (and for the
+    /// others that share its ``AvailabilityScope`` stripe).
+    package static func availability(of scope: AvailabilityScope) -> StoreChanges {
+        StoreChanges(rawValue: 1 << (scopeShift + UInt64(scope.stripe)))
+    }
+
+    /// The stripes named by ``availability(of:)``, as a bit set (bit `i`:
+    /// stripe `i`).
+    var availabilityStripes: UInt64 { rawValue >> Self.scopeShift }
+}
+
+/// Which kept `ListBlocks` answers a write to one (date, service) makes
+/// stale: one of ``stripes`` stripes, by a hash of the date and the
+/// service. Pairs that share a stripe make each other's answers stale too —
+/// never less than needed, only sometimes more.
+public struct AvailabilityScope: Hashable, Sendable {
+    /// How many stripes there are (the bits left in ``StoreChanges``).
+    static let stripes = 62
+
+    /// The stripe, `0..<stripes`.
+    let stripe: Int
+
+    /// The scope of `ListBlocks(date, service)`.
+    public init(date: LocalDate, service: ServiceCode) {
+        // FNV-1a over the day number and the code's bytes.
+        var hash: UInt64 = 0xcbf2_9ce4_8422_2325
+        func mix(_ byte: UInt8) { hash = (hash ^ UInt64(byte)) &* 0x100_0000_01b3 }
+        var day = UInt64(bitPattern: Int64(date.daysSince1970))
+        for _ in 0..<8 {
+            mix(UInt8(truncatingIfNeeded: day))
+            day >>= 8
+        }
+        for byte in service.rawValue.utf8 { mix(byte) }
+        stripe = Int(hash % UInt64(Self.stripes))
+    }
 }
 
 /// A counter the store advances after every committed write that may change
@@ -39,6 +84,37 @@ public final class StoreGeneration: Sendable {
     public var current: UInt64 { value.load(ordering: .acquiring) }
 
     func advance() { value.wrappingIncrement(ordering: .acquiringAndReleasing) }
+}
+
+/// The generations of what `ListBlocks` shows: one for everything and one
+/// per ``AvailabilityScope`` stripe. The generation of a (date, service) is
+/// their sum — it grows whenever either grows, so it serves as one
+/// ``StoreGeneration`` would (a value read at it is current while it is
+/// unchanged; a read that began at a higher one includes more writes).
+public final class AvailabilityGenerations: Sendable {
+    private let everything = StoreGeneration()
+    private let stripes = (0..<AvailabilityScope.stripes).map { _ in StoreGeneration() }
+
+    package init() {}
+
+    /// The current generation of what `ListBlocks` shows for `scope`.
+    public func current(_ scope: AvailabilityScope) -> UInt64 {
+        everything.current &+ stripes[scope.stripe].current
+    }
+
+    /// Advances what `changes` names: everything, or the stripes of the
+    /// scopes it names.
+    func advance(_ changes: StoreChanges) {
+        if changes.contains(.availability) {
+            everything.advance()
+            return
+        }
+        var named = changes.availabilityStripes
+        while named != 0 {
+            stripes[named.trailingZeroBitCount].advance()
+            named &= named &- 1
+        }
+    }
 }
 
 /// A bounded map of values derived from the store, each tagged with the
@@ -106,14 +182,27 @@ package final class GenerationCache<Key: Hashable & Sendable, Value: Sendable>: 
     /// The value for `key` if it was read at `generation` and `now` (Unix
     /// seconds) is before its bound.
     @inlinable
-    @_specialize(exported: true, where Key == AvailabilityKey, Value == [UInt8])
     @_specialize(exported: true, where Key == String, Value == ClientID)
     package func value(for key: Key, generation: UInt64, now: Int64) -> Value? {
+        value(for: key, now: now) { _ in generation }
+    }
+
+    /// As ``value(for:generation:now:)``, for values whose generation
+    /// depends on the value (each kept `ListBlocks` answer has the
+    /// generation of its own date and service): `generation` gives the
+    /// current generation for a value found.
+    @inlinable
+    @_specialize(exported: true, where Key == AvailabilityKey, Value == KeptAvailability)
+    @_specialize(exported: true, where Key == String, Value == ClientID)
+    package func value(for key: Key, now: Int64, generation: (Value) -> UInt64) -> Value? {
         let shard = threadShard()
-        if let shard, let entry = shard.entries[key], entry.isCurrent(generation: generation, now: now) {
+        if let shard, let entry = shard.entries[key],
+            entry.isCurrent(generation: generation(entry.value), now: now)
+        {
             return entry.value
         }
-        guard let entry = shared.withLock({ $0[key] }), entry.isCurrent(generation: generation, now: now)
+        guard let entry = shared.withLock({ $0[key] }),
+            entry.isCurrent(generation: generation(entry.value), now: now)
         else { return nil }
         if let shard {
             if shard.entries[key] == nil, shard.entries.count >= limit {
@@ -128,7 +217,7 @@ package final class GenerationCache<Key: Hashable & Sendable, Value: Sendable>: 
     /// `validUntil` (Unix seconds). A value read at an older generation than
     /// the one kept is dropped.
     @inlinable
-    @_specialize(exported: true, where Key == AvailabilityKey, Value == [UInt8])
+    @_specialize(exported: true, where Key == AvailabilityKey, Value == KeptAvailability)
     @_specialize(exported: true, where Key == String, Value == ClientID)
     package func insert(_ value: Value, for key: Key, generation: UInt64, validUntil: Int64) {
         let limit = self.limit
@@ -172,5 +261,19 @@ package struct AvailabilityKey: Hashable, Sendable {
     /// The bytes in one go (an array would feed the hasher byte by byte).
     package func hash(into hasher: inout Hasher) {
         requestBytes.withUnsafeBytes { hasher.combine(bytes: $0) }
+    }
+}
+
+/// A kept `ListBlocks` answer: its encoding, and the scope whose generation
+/// (``AvailabilityGenerations/current(_:)``) it was read at.
+package struct KeptAvailability: Sendable {
+    /// The encoded `ListBlocksResponse`.
+    package let encoded: [UInt8]
+    /// The date and service it answers, as the generations know them.
+    package let scope: AvailabilityScope
+
+    package init(encoded: [UInt8], scope: AvailabilityScope) {
+        self.encoded = encoded
+        self.scope = scope
     }
 }

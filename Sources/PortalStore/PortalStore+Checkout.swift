@@ -162,7 +162,10 @@ extension PortalStore {
         amountCents: Int64, paymentIntentID: String, clientSecret: String
     ) async throws -> PaidHoldOutcome {
         let lifetime = configuration.holdLifetimeSeconds
-        return try await write(changes: .availability) { [calendar] db, now in
+        // Only a new hold changes what `ListBlocks` shows, for its own date
+        // and service; a refusal queues a cancellation, a retry's hold
+        // exists already.
+        return try await write(declaring: { [calendar] db, now in
             func cancelled(_ why: String) throws -> PaymentCommand {
                 try Self.enqueue(
                     db, .cancel, paymentIntentID: paymentIntentID,
@@ -173,33 +176,45 @@ extension PortalStore {
             do {
                 check = try Self.checkHold(db, for: client, block: block, service: code, now: now, calendar: calendar)
             } catch let refusal as PortalError {
-                return .refused(refusal, cancel: try cancelled(refusal.reason.rawValue))
+                return (.refused(refusal, cancel: try cancelled(refusal.reason.rawValue)), [])
             }
             switch check {
             case .existing(let existing):
                 let (record, holdID) = try Self.loadCheckoutHoldRow(db, existing.token, of: client)
                 if let earlier = record.hold.paymentIntentID, earlier != paymentIntentID {
-                    return .keptEarlier(record, cancel: try cancelled("a concurrent retry attached another PaymentIntent"))
+                    return (
+                        .keptEarlier(record, cancel: try cancelled("a concurrent retry attached another PaymentIntent")),
+                        []
+                    )
                 }
-                guard record.hold.paymentIntentID == nil else { return .held(record) }
+                guard record.hold.paymentIntentID == nil else { return (.held(record), []) }
                 guard record.hold.amountCents == amountCents else {
-                    return .refused(
-                        PortalError.priceChanged(record.hold.amountCents), cancel: try cancelled("price changed"))
+                    return (
+                        .refused(
+                            PortalError.priceChanged(record.hold.amountCents), cancel: try cancelled("price changed")),
+                        []
+                    )
                 }
                 // A hold taken without a payment (createHold): this one pays for it.
                 try Self.attach(db, paymentIntentID, clientSecret: clientSecret, toHold: holdID, now: now)
-                return .held(try Self.loadCheckoutHold(db, existing.token, of: client))
+                return (.held(try Self.loadCheckoutHold(db, existing.token, of: client)), [])
             case .room(let room):
                 guard room.service.priceCents == amountCents else {
-                    return .refused(
-                        PortalError.priceChanged(room.service.priceCents), cancel: try cancelled("price changed"))
+                    return (
+                        .refused(
+                            PortalError.priceChanged(room.service.priceCents), cancel: try cancelled("price changed")),
+                        []
+                    )
                 }
                 let hold = try Self.insertHold(
                     db, token, for: client, room: room, lifetime: lifetime, now: now,
                     payment: (paymentIntentID, clientSecret))
-                return .held(CheckoutHold(hold: hold, clientSecret: clientSecret, endReason: nil))
+                return (
+                    .held(CheckoutHold(hold: hold, clientSecret: clientSecret, endReason: nil)),
+                    .availability(of: AvailabilityScope(date: room.block.date, service: code))
+                )
             }
-        }
+        })
     }
 
     /// Records a PaymentIntent on an active hold that has none, with its audit entry.
@@ -228,7 +243,8 @@ extension PortalStore {
     public func attachPayment(
         _ paymentIntentID: String, clientSecret: String, toHold token: HoldToken, of client: ClientID
     ) async throws -> PaymentAttachment {
-        try await write(changes: .availability) { db, now in
+        // A hold's PaymentIntent is not part of what `ListBlocks` shows.
+        try await write(changes: []) { db, now in
             let found = try Self.findCheckoutHoldRow(db, token, of: client)
             guard let (record, holdID) = found, record.hold.isActive(at: now) else {
                 let cancel = try Self.enqueue(
@@ -415,7 +431,10 @@ extension PortalStore {
                 blockLabel: block.label.rawValue, amountCents: hold.amountCents, currency: hold.currency,
                 paymentIntentID: payment.paymentIntentID, status: .confirmed, paymentState: paymentState,
                 createdAt: now)
-            return (.booked(booking, capture: capture), hold.isActive(at: now) ? [] : .availability)
+            return (
+                .booked(booking, capture: capture),
+                hold.isActive(at: now) ? [] : .availability(of: AvailabilityScope(date: block.date, service: hold.service))
+            )
         })
     }
 

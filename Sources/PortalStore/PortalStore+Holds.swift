@@ -36,17 +36,21 @@ extension PortalStore {
         async throws -> HoldOutcome
     {
         let lifetime = configuration.holdLifetimeSeconds
-        return try await write(changes: .availability) { [calendar] db, now in
+        // A new hold changes what `ListBlocks` shows for its date and service only.
+        return try await write(declaring: { [calendar] db, now in
             switch try Self.checkHold(db, for: client, block: blockID, service: code, now: now, calendar: calendar) {
             case .existing(let existing):
-                return HoldOutcome(hold: existing, isNew: false)
+                return (HoldOutcome(hold: existing, isNew: false), [])
             case .room(let room):
                 let hold = try Self.insertHold(
                     db, HoldToken.generate(), for: client, room: room, lifetime: lifetime, now: now,
                     payment: nil)
-                return HoldOutcome(hold: hold, isNew: true)
+                return (
+                    HoldOutcome(hold: hold, isNew: true),
+                    .availability(of: AvailabilityScope(date: room.block.date, service: code))
+                )
             }
-        }
+        })
     }
 
     /// The hold with this token, in whatever state. With `client`, a hold of

@@ -5,7 +5,10 @@ import PortalDomain
 public struct AvailabilitySnapshot: Sendable {
     /// The blocks, in start-time then id order.
     public let blocks: [AvailableBlock]
-    /// ``PortalStore/availabilityGeneration`` read before the snapshot was taken.
+    /// The date and service it answers, as the generations know them.
+    public let scope: AvailabilityScope
+    /// The scope's generation (``PortalStore/availabilityGenerations``)
+    /// read before the snapshot was taken.
     public let generation: UInt64
     /// When the first hold counted in `blocks` expires; from then on a
     /// `remaining` may have grown. `nil` when no hold was counted.
@@ -41,17 +44,20 @@ extension PortalStore {
     {
         // Read before the snapshot: a write committing in between makes the
         // answer stale at once, never fresh by mistake.
-        let generation = availabilityGeneration.current
+        let scope = AvailabilityScope(date: date, service: service)
+        let generation = availabilityGenerations.current(scope)
         return try await snapshotFlights.snapshot(
             for: SnapshotFlights.Key(date: date, service: service), generation: generation,
             isUsable: { [clock] snapshot in snapshot.countsOnlyLiveHolds(at: clock.now) },
-            read: { try await readAvailabilitySnapshot(on: date, for: service, generation: generation) })
+            read: {
+                try await readAvailabilitySnapshot(on: date, for: service, scope: scope, generation: generation)
+            })
     }
 
     /// One read of what ``availabilitySnapshot(on:for:)`` answers.
-    private func readAvailabilitySnapshot(on date: LocalDate, for service: ServiceCode, generation: UInt64)
-        async throws -> AvailabilitySnapshot
-    {
+    private func readAvailabilitySnapshot(
+        on date: LocalDate, for service: ServiceCode, scope: AvailabilityScope, generation: UInt64
+    ) async throws -> AvailabilitySnapshot {
         let (blocks, firstExpiry) = try await read { db, now in
             let blocks = try Query.availableBlocks(db, date: date, service: service, now: now)
             let firstExpiry = try db.integer(
@@ -63,14 +69,16 @@ extension PortalStore {
             return (blocks, firstExpiry)
         }
         return AvailabilitySnapshot(
-            blocks: blocks, generation: generation, validUntil: firstExpiry.map(Instant.init(unixSeconds:)))
+            blocks: blocks, scope: scope, generation: generation,
+            validUntil: firstExpiry.map(Instant.init(unixSeconds:)))
     }
 
     /// Whether `snapshot` still shows what ``availableBlocks(on:for:)`` would
     /// answer now: no write that may change it has committed since, and no
     /// hold it counted has expired.
     public func isCurrent(_ snapshot: AvailabilitySnapshot) -> Bool {
-        snapshot.generation == availabilityGeneration.current && snapshot.countsOnlyLiveHolds(at: clock.now)
+        snapshot.generation == availabilityGenerations.current(snapshot.scope)
+            && snapshot.countsOnlyLiveHolds(at: clock.now)
     }
 
     /// The live session with this token hash, as ``PortalAccounts`` checks

@@ -74,8 +74,9 @@ public final class PortalStore: Sendable {
     public let clock: any WallClock
 
     /// Advanced after every committed write that may change what
-    /// ``availableBlocks(on:for:)`` answers (see ``AvailabilitySnapshot``).
-    public let availabilityGeneration: StoreGeneration
+    /// ``availableBlocks(on:for:)`` answers, for everything or for the
+    /// dates and services the write names (see ``AvailabilitySnapshot``).
+    public let availabilityGenerations: AvailabilityGenerations
     /// Advanced after every committed write that may change whether a
     /// session authenticates (logout, disabled or removed logins, …).
     public let sessionsGeneration: StoreGeneration
@@ -95,11 +96,11 @@ public final class PortalStore: Sendable {
     private init(
         configuration: Configuration, calendar: BusinessCalendar, clock: any WallClock,
         logger: Logger, writer: WriterLane, readers: ReaderPool, earlierRun: EarlierRun, lock: StoreLock,
-        availabilityGeneration: StoreGeneration, sessionsGeneration: StoreGeneration
+        availabilityGenerations: AvailabilityGenerations, sessionsGeneration: StoreGeneration
     ) {
         self.earlierRun = earlierRun
         self.lock = lock
-        self.availabilityGeneration = availabilityGeneration
+        self.availabilityGenerations = availabilityGenerations
         self.sessionsGeneration = sessionsGeneration
         self.configuration = configuration
         self.calendar = calendar
@@ -157,7 +158,7 @@ public final class PortalStore: Sendable {
                 "readers": "\(configuration.readerCount)", "time_zone": "\(calendar.identifier)",
                 "wal_sync": "\(connections.sync == nil ? "in commit" : "own thread")",
             ])
-        let availabilityGeneration = StoreGeneration()
+        let availabilityGenerations = AvailabilityGenerations()
         let sessionsGeneration = StoreGeneration()
         return PortalStore(
             configuration: configuration, calendar: calendar, clock: clock, logger: logger,
@@ -166,12 +167,12 @@ public final class PortalStore: Sendable {
                 checkpointer: connections.checkpointer,
                 onCommit: { changes in
                     // After the commit, before any writer is answered.
-                    if changes.contains(.availability) { availabilityGeneration.advance() }
+                    availabilityGenerations.advance(changes)
                     if changes.contains(.sessions) { sessionsGeneration.advance() }
                 }),
             readers: ReaderPool(connections: connections.readers),
             earlierRun: connections.earlierRun, lock: lock,
-            availabilityGeneration: availabilityGeneration, sessionsGeneration: sessionsGeneration)
+            availabilityGenerations: availabilityGenerations, sessionsGeneration: sessionsGeneration)
     }
 
     /// Finishes the writes already queued, then closes every connection.

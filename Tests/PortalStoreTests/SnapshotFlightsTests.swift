@@ -3,6 +3,9 @@ import PortalDomain
 @testable import PortalStore
 import XCTest
 
+private let testScope = AvailabilityScope(
+    date: LocalDate(year: 2025, month: 10, day: 8)!, service: try! ServiceCode("walk"))
+
 /// Availability reads that miss together share one read — never one that
 /// began before a write the caller was already told about.
 final class SnapshotFlightsTests: XCTestCase {
@@ -24,7 +27,7 @@ final class SnapshotFlightsTests: XCTestCase {
                         return reads == 1
                     }
                     if first { await waitFor(release) }
-                    return AvailabilitySnapshot(blocks: [], generation: generation, validUntil: nil)
+                    return AvailabilitySnapshot(blocks: [], scope: testScope, generation: generation, validUntil: nil)
                 }
             }
         }
@@ -60,7 +63,7 @@ final class SnapshotFlightsTests: XCTestCase {
         let key = self.key
         let late = try await flights.snapshot(for: key, generation: 8, isUsable: { _ in true }) {
             reads.withLock { $0 += 1 }
-            return AvailabilitySnapshot(blocks: [], generation: 8, validUntil: nil)
+            return AvailabilitySnapshot(blocks: [], scope: testScope, generation: 8, validUntil: nil)
         }
         XCTAssertEqual(late.generation, 8)
         XCTAssertEqual(reads.withLock { $0 }, 2)
@@ -91,14 +94,14 @@ final class SnapshotFlightsTests: XCTestCase {
                 reads.withLock { $0 += 1 }
                 started.signal()
                 try await Task.sleep(for: .seconds(30))
-                return AvailabilitySnapshot(blocks: [], generation: 1, validUntil: nil)
+                return AvailabilitySnapshot(blocks: [], scope: testScope, generation: 1, validUntil: nil)
             }
         }
         await waitFor(started)
         let follower = Task {
             try await flights.snapshot(for: key, generation: 1, isUsable: { _ in true }) {
                 reads.withLock { $0 += 1 }
-                return AvailabilitySnapshot(blocks: [], generation: 1, validUntil: nil)
+                return AvailabilitySnapshot(blocks: [], scope: testScope, generation: 1, validUntil: nil)
             }
         }
         try await Task.sleep(for: .milliseconds(100))
@@ -123,7 +126,7 @@ final class SnapshotFlightsTests: XCTestCase {
                 started.signal()
                 await waitFor(release)
                 readEnded.withLock { $0 = true }
-                return AvailabilitySnapshot(blocks: [], generation: 2, validUntil: nil)
+                return AvailabilitySnapshot(blocks: [], scope: testScope, generation: 2, validUntil: nil)
             }
         }
         await waitFor(started)
@@ -131,7 +134,7 @@ final class SnapshotFlightsTests: XCTestCase {
             Task {
                 try await flights.snapshot(for: key, generation: 2, isUsable: { _ in true }) {
                     reads.withLock { $0 += 1 }
-                    return AvailabilitySnapshot(blocks: [], generation: 2, validUntil: nil)
+                    return AvailabilitySnapshot(blocks: [], scope: testScope, generation: 2, validUntil: nil)
                 }
             }
         }
