@@ -50,7 +50,7 @@ public struct AvailabilityScope: Hashable, Sendable {
     static let stripes = 62
 
     /// The stripe, `0..<stripes`.
-    let stripe: Int
+    @usableFromInline let stripe: Int
 
     /// The scope of `ListBlocks(date, service)`.
     public init(date: LocalDate, service: ServiceCode) {
@@ -92,26 +92,28 @@ public final class StoreGeneration: Sendable {
 /// ``StoreGeneration`` would (a value read at it is current while it is
 /// unchanged; a read that began at a higher one includes more writes).
 public final class AvailabilityGenerations: Sendable {
-    private let everything = StoreGeneration()
-    private let stripes = (0..<AvailabilityScope.stripes).map { _ in StoreGeneration() }
+    @usableFromInline let everything = ManagedAtomic<UInt64>(0)
+    @usableFromInline let stripes = (0..<AvailabilityScope.stripes).map { _ in ManagedAtomic<UInt64>(0) }
 
     package init() {}
 
-    /// The current generation of what `ListBlocks` shows for `scope`.
+    /// The current generation of what `ListBlocks` shows for `scope`
+    /// (inlinable: every kept answer served on an event loop asks).
+    @inlinable
     public func current(_ scope: AvailabilityScope) -> UInt64 {
-        everything.current &+ stripes[scope.stripe].current
+        everything.load(ordering: .acquiring) &+ stripes[scope.stripe].load(ordering: .acquiring)
     }
 
     /// Advances what `changes` names: everything, or the stripes of the
     /// scopes it names.
     func advance(_ changes: StoreChanges) {
         if changes.contains(.availability) {
-            everything.advance()
+            everything.wrappingIncrement(ordering: .acquiringAndReleasing)
             return
         }
         var named = changes.availabilityStripes
         while named != 0 {
-            stripes[named.trailingZeroBitCount].advance()
+            stripes[named.trailingZeroBitCount].wrappingIncrement(ordering: .acquiringAndReleasing)
             named &= named &- 1
         }
     }
