@@ -1,3 +1,4 @@
+import PortalDomain
 import PortalMessages
 import PortalServer
 
@@ -10,8 +11,10 @@ extension Router {
         handler: @escaping @Sendable (Request) async throws -> Response
     ) {
         register(method) { request, context in
-            try await authenticator.requireAdmin(context)
-            return try await handler(request)
+            try await context.withDeadline {
+                try await authenticator.requireAdmin(context)
+                return try await handler(request)
+            }
         }
     }
 
@@ -23,8 +26,10 @@ extension Router {
         handler: @escaping @Sendable (Request, _ clientID: Int64, RequestContext) async throws -> Response
     ) {
         register(method) { request, context in
-            let clientID = try await authenticator.requireSession(context)
-            return try await handler(request, clientID, context)
+            try await context.withDeadline {
+                let clientID = try await authenticator.requireSession(context)
+                return try await handler(request, clientID, context)
+            }
         }
     }
 
@@ -47,8 +52,19 @@ extension Router {
                 return rawInline(payload, clientID, context)
             },
             handler: { request, context in
-                let clientID = try await authenticator.requireSession(context)
-                return try await handler(request, clientID, context)
+                try await context.withDeadline {
+                    let clientID = try await authenticator.requireSession(context)
+                    return try await handler(request, clientID, context)
+                }
             })
+    }
+}
+
+extension RequestContext {
+    /// Runs `body` with this call's deadline bound for the store and the
+    /// checkout (``CallDeadline``): past it, they start no more work and
+    /// commit no write that has not finished running.
+    func withDeadline<T: Sendable>(_ body: () async throws -> T) async throws -> T {
+        try await CallDeadline.$uptimeNanoseconds.withValue(deadlineUptimeNanoseconds) { try await body() }
     }
 }

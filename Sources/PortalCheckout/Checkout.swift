@@ -180,10 +180,18 @@ public final class Checkout: Sendable {
 
         // The checks again under the write lock, then the hold with its
         // PaymentIntent — or the PaymentIntent's cancellation.
-        switch try await store.createPaidHold(
-            token, for: client, block: block, service: code, amountCents: service.priceCents,
-            paymentIntentID: intent.id, clientSecret: intent.clientSecret)
-        {
+        let outcome: PaidHoldOutcome
+        do {
+            outcome = try await store.createPaidHold(
+                token, for: client, block: block, service: code, amountCents: service.priceCents,
+                paymentIntentID: intent.id, clientSecret: intent.clientSecret)
+        } catch {
+            // Nothing was written (the deadline passed, or the store
+            // failed): the PaymentIntent must not outlive the call.
+            await release(token, of: client, reason: .interrupted, cancelling: intent.id)
+            throw error
+        }
+        switch outcome {
         case .held(let record):
             logStarted(record.hold, paymentIntentID: intent.id)
             startedHolds.remember(record.hold)
@@ -213,7 +221,7 @@ public final class Checkout: Sendable {
             if let paid = CheckoutStart(paid: record) { return paid }
         } else if let expectedPriceCents, outcome.hold.amountCents != expectedPriceCents {
             // The price changed between the check and the hold.
-            try await store.releaseUnpaidHold(token, of: client, reason: .priceChanged)
+            await release(token, of: client, reason: .priceChanged)
             throw PortalError.priceChanged(outcome.hold.amountCents)
         }
 
@@ -223,22 +231,30 @@ public final class Checkout: Sendable {
                 forHold: token, client: client, block: block, service: code,
                 amountCents: outcome.hold.amountCents, currency: outcome.hold.currency)
         } catch {
+            if error is CancellationError {
+                // The deadline passed: the answer says nothing was
+                // committed, so the hold this call took must not stay.
+                await release(token, of: client, reason: .interrupted)
+                throw error
+            }
             logger.warning(
                 "Could not create the PaymentIntent; releasing the hold",
                 metadata: ["block_id": "\(block)", "service_code": "\(code)", "error": "\(error)"])
-            do {
-                try await store.releaseUnpaidHold(token, of: client, reason: .paymentProviderUnavailable)
-            } catch {
-                // The hold then simply expires; it never holds a slot for long.
-                logger.error("Could not release the hold", metadata: ["error": "\(error)"])
-            }
-            if error is CancellationError { throw error }
+            await release(token, of: client, reason: .paymentProviderUnavailable)
             throw PortalError.paymentProviderUnavailable
         }
 
-        switch try await store.attachPayment(
-            intent.id, clientSecret: intent.clientSecret, toHold: token, of: client)
-        {
+        let attachment: PaymentAttachment
+        do {
+            attachment = try await store.attachPayment(
+                intent.id, clientSecret: intent.clientSecret, toHold: token, of: client)
+        } catch {
+            // Not attached (the deadline passed, or the store failed): neither
+            // the hold nor its PaymentIntent may outlive the call.
+            await release(token, of: client, reason: .interrupted, cancelling: intent.id)
+            throw error
+        }
+        switch attachment {
         case .attached(let record):
             logStarted(record.hold, paymentIntentID: intent.id)
             startedHolds.remember(record.hold)
@@ -252,6 +268,30 @@ public final class Checkout: Sendable {
         }
     }
 
+    /// Releases the hold this call took and could not pay for (with
+    /// `orphan`, also cancels the PaymentIntent made for it), even when the
+    /// call itself was cancelled — its deadline is what usually makes the
+    /// release necessary, and the store refuses to start a cancelled call's
+    /// write. If it fails, the hold simply expires; it never holds a slot
+    /// for long.
+    private func release(
+        _ token: HoldToken, of client: ClientID, reason: HoldEndReason, cancelling orphan: String? = nil
+    ) async {
+        let (store, runner, logger) = (store, runner, logger)
+        // A task of its own, not cancelled with this one, and without its deadline.
+        await Task {
+            await CallDeadline.ignoring {
+                do {
+                    let (_, cancel) = try await store.releaseUnpaidHold(
+                        token, of: client, reason: reason, cancelling: orphan)
+                    if let cancel { await runner.attempt(cancel) }
+                } catch {
+                    logger.error("Could not release the hold", metadata: ["error": "\(error)"])
+                }
+            }
+        }.value
+    }
+
     /// The PaymentIntent that pays for the hold `token` (taken or about to
     /// be): manual capture, metadata naming the hold, and the idempotency
     /// key derived from the hold, the same on any retry for it.
@@ -259,7 +299,9 @@ public final class Checkout: Sendable {
         forHold token: HoldToken, client: ClientID, block: BlockID, service: ServiceCode,
         amountCents: Int64, currency: String
     ) async throws -> PaymentIntent {
-        try await gateway.createPaymentIntent(
+        // Past the call's deadline no PaymentIntent is made for it.
+        try CallDeadline.check()
+        return try await gateway.createPaymentIntent(
             amountCents: Int(amountCents), currency: currency,
             metadata: CheckoutMetadata.of(token, client: client, block: block, service: service),
             idempotencyKey: PaymentCommand.idempotencyKey(forHold: token, operation: "create"))

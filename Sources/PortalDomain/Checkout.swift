@@ -21,8 +21,9 @@ public enum HoldEndReason: String, Hashable, Sendable, CaseIterable {
     case paymentProviderUnavailable = "payment_provider_unavailable"
     /// Released at once because the price changed while it was taken.
     case priceChanged = "price_changed"
-    /// Released at start-up: the process that was creating its PaymentIntent
-    /// stopped before it answered, so no client can pay for it.
+    /// The `StartCheckout` that took it stopped before it answered, so no
+    /// client can pay for it: its process died (released at start-up), or
+    /// its deadline passed (released before the call is answered).
     case interrupted
 
     /// The error a client gets when it tries to finalize a hold that ended

@@ -269,18 +269,33 @@ extension PortalStore {
     }
 
     /// Releases an active hold that never got a PaymentIntent (the provider
-    /// could not be reached, or the price changed under the caller), so that
-    /// no slot stays taken. Returns whether it released anything.
+    /// could not be reached, the price changed under the caller, or the
+    /// `StartCheckout` that took it passed its deadline), so that no slot
+    /// stays taken. With `orphan` — a PaymentIntent created for the hold
+    /// and never attached to it — that PaymentIntent's cancellation is
+    /// queued in the same transaction (returned, for a first attempt), so
+    /// that nobody is left with a payable intent no hold names.
     @discardableResult
-    public func releaseUnpaidHold(_ token: HoldToken, of client: ClientID, reason: HoldEndReason)
-        async throws -> Bool
-    {
+    public func releaseUnpaidHold(
+        _ token: HoldToken, of client: ClientID, reason: HoldEndReason, cancelling orphan: String? = nil
+    ) async throws -> (released: Bool, cancel: PaymentCommand?) {
         try await write(changes: .availability) { db, now in
-            guard let (record, holdID) = try Self.findCheckoutHoldRow(db, token, of: client),
-                record.hold.state == .active, record.hold.paymentIntentID == nil
-            else { return false }
+            let found = try Self.findCheckoutHoldRow(db, token, of: client)
+            // A concurrent retry of the same start created the same
+            // PaymentIntent (its idempotency key comes from the hold) and
+            // attached it: the hold is paid for, and stays.
+            if let orphan, found?.record.hold.paymentIntentID == orphan { return (false, nil) }
+            let cancel = try orphan.map { paymentIntentID in
+                try Self.enqueue(
+                    db, .cancel, paymentIntentID: paymentIntentID,
+                    key: PaymentCommand.idempotencyKey(forOrphan: paymentIntentID), now: now,
+                    why: "its hold was released: \(reason.rawValue)"
+                ).command
+            }
+            guard let (record, holdID) = found, record.hold.state == .active, record.hold.paymentIntentID == nil
+            else { return (false, cancel) }
             try Self.endHold(db, holdID, state: .cancelled, reason: reason, now: now)
-            return true
+            return (true, cancel)
         }
     }
 

@@ -10,12 +10,20 @@ import PortalDomain
 /// passed), so that queued work is not started and a write is not committed.
 final class CancellationFlag: Sendable {
     private let cancelled = Locked(false)
+    /// The caller's deadline (``CallDeadline``), read when the work was asked for.
+    private let deadline: UInt64?
+
+    /// A flag for work due by `deadline` (``CallDeadline``'s clock), if any.
+    init(deadline: UInt64?) {
+        self.deadline = deadline
+    }
 
     /// Marks the work as no longer wanted.
     func cancel() { cancelled.withLock { $0 = true } }
 
-    /// Whether the work is no longer wanted.
-    var isCancelled: Bool { cancelled.withLock { $0 } }
+    /// Whether the work is no longer wanted: its task was cancelled, or its
+    /// deadline has passed.
+    var isCancelled: Bool { cancelled.withLock { $0 } || CallDeadline.hasPassed(deadline) }
 }
 
 /// The single writer: one connection and one serial queue, so writes are
@@ -121,7 +129,7 @@ final class WriterLane: Sendable {
             -> (value: T, changes: StoreChanges)
     ) async throws -> T {
         try Task.checkCancellation()
-        let flag = CancellationFlag()
+        let flag = CancellationFlag(deadline: CallDeadline.uptimeNanoseconds)
         return try await withTaskCancellationHandler {
             try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<T, any Error>) in
                 let result = Locked<T?>(nil)
@@ -161,7 +169,7 @@ final class WriterLane: Sendable {
                     try work(db)
                     return changes
                 },
-                finish: finished, flag: CancellationFlag()))
+                finish: finished, flag: CancellationFlag(deadline: nil)))
     }
 
     private func enqueue(_ job: Job) {
@@ -319,6 +327,7 @@ final class ReaderPool: Sendable {
         async throws -> T
     {
         try Task.checkCancellation()
+        let deadline = CallDeadline.uptimeNanoseconds
         return try await withCheckedThrowingContinuation { continuation in
             let job: Waiter = { [queue] db in
                 guard let db else {
@@ -326,7 +335,11 @@ final class ReaderPool: Sendable {
                     return
                 }
                 queue.async {
-                    let result = Result { try work(db) }.mapError { PortalError.surfacing($0) }
+                    // A read whose deadline passed while it waited is not started.
+                    let result: Result<T, any Error> =
+                        CallDeadline.hasPassed(deadline)
+                        ? .failure(CancellationError())
+                        : Result { try work(db) }.mapError { PortalError.surfacing($0) }
                     self.checkIn(db)
                     continuation.resume(with: result)
                 }

@@ -1,7 +1,8 @@
+import Dispatch
 import Foundation
 import Logging
 import PortalDomain
-import PortalStore
+@testable import PortalStore
 import XCTest
 
 /// Opening, migrating, closing; cancellation; the audit log's append-only rule.
@@ -104,6 +105,50 @@ final class StoreLifecycleTests: XCTestCase {
         do {
             _ = try await task.value
             XCTFail("a cancelled call must not run")
+        } catch is CancellationError {
+        }
+        XCTAssertEqual(try fixture.snapshot(), before)
+    }
+
+    func testAWriteOrReadPastTheCallsDeadlineIsNotStarted() async throws {
+        let before = try fixture.snapshot()
+        let store = fixture.store
+        let passed = DispatchTime.now().uptimeNanoseconds - 1
+        do {
+            _ = try await CallDeadline.$uptimeNanoseconds.withValue(passed) {
+                try await store.createClient(name: "Late")
+            }
+            XCTFail("a write past its deadline must not run")
+        } catch is CancellationError {
+        }
+        do {
+            _ = try await CallDeadline.$uptimeNanoseconds.withValue(passed) { try await store.listServices() }
+            XCTFail("a read past its deadline must not run")
+        } catch is CancellationError {
+        }
+        XCTAssertEqual(try fixture.snapshot(), before)
+        // With time to spare, the same call runs.
+        let later = DispatchTime.now().uptimeNanoseconds + 60_000_000_000
+        _ = try await CallDeadline.$uptimeNanoseconds.withValue(later) { try await store.createClient(name: "On time") }
+        XCTAssertNotEqual(try fixture.snapshot(), before)
+    }
+
+    func testAWriteStillRunningAtItsDeadlineIsRolledBack() async throws {
+        let before = try fixture.snapshot()
+        let store = fixture.store
+        // 50 ms from now; the write takes 150 ms — no task is cancelled,
+        // only the deadline passes.
+        let deadline = DispatchTime.now().uptimeNanoseconds + 50_000_000
+        do {
+            try await CallDeadline.$uptimeNanoseconds.withValue(deadline) {
+                try await store.write { db, now in
+                    try db.run(
+                        "INSERT INTO clients (name, email, phone, created_at, updated_at) VALUES ('Slow', '', '', ?1, ?1)",
+                        [.integer(now.unixSeconds)])
+                    usleep(150_000)
+                }
+            }
+            XCTFail("a write that outran its deadline must not commit")
         } catch is CancellationError {
         }
         XCTAssertEqual(try fixture.snapshot(), before)

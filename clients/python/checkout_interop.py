@@ -207,6 +207,12 @@ def main():
                 time.sleep(0.2)
             check("the cancelled hold's PaymentIntent is cancelled at Stripe",
                   stripe.status(bo.payment_intent_id) == "canceled")
+            next_id[0] += 1
+            conn.send(request(next_id[0], "portal.v1.Portal/StartCheckout", start, token=sessions["cyd"],
+                              timeout_ms=1))
+            r = conn.receive()
+            check("StartCheckout with 1 ms to live -> DEADLINE_EXCEEDED, no slot taken",
+                  r.id == next_id[0] and r.status.code == 4 and remaining() == [1], (r.status, remaining()))
             status, cy = portal("cyd", "StartCheckout", start, portal_pb2.StartCheckoutResponse)
             check("the freed slot can be taken", status.code == 0 and remaining() == [0], status)
 

@@ -48,6 +48,10 @@ public struct RequestContext: Sendable {
     /// True once the server has started draining for shutdown.
     public var isDraining: Bool { drainState.isDraining }
 
+    /// The deadline as monotonic nanoseconds
+    /// (`DispatchTime.now().uptimeNanoseconds`' clock); `nil` without one.
+    public var deadlineUptimeNanoseconds: UInt64? { deadline?.uptimeNanoseconds }
+
     /// True when the deadline has passed.
     public var isPastDeadline: Bool {
         guard let deadline else { return false }
