@@ -21,7 +21,7 @@ import urllib.parse
 import urllib.request
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from interop_check import ROOT, Connection, free_port, generate_messages, request  # noqa: E402
+from interop_check import ROOT, Checks, free_port, generate_messages, request, wait_for_port  # noqa: E402
 
 # localstripe accepts any key that starts with sk_; this one is not a secret.
 STRIPE_KEY = "sk_test_portal_interop"
@@ -52,24 +52,9 @@ class Stripe:
         return self.call("GET", "/v1/payment_intents/" + payment_intent_id)["status"]
 
 
-def wait_for_port(port, process, what):
-    deadline = time.time() + 60
-    while True:
-        try:
-            return Connection(port)
-        except OSError:
-            if time.time() > deadline or process.poll() is not None:
-                raise SystemExit(what + " did not start")
-            time.sleep(0.1)
-
-
 def main():
     portald = sys.argv[1]
-    results = []
-
-    def check(name, condition, detail=""):
-        results.append(bool(condition))
-        print(("ok     " if condition else "FAILED ") + name + ("" if condition else "  " + str(detail)))
+    check = Checks()
 
     with tempfile.TemporaryDirectory() as tmp:
         generate_messages(os.path.join(tmp, "gen"))
@@ -230,9 +215,7 @@ def main():
                     process.kill()
                     process.wait()
 
-    failed = results.count(False)
-    print("%d passed, %d failed" % (len(results) - failed, failed))
-    sys.exit(1 if failed else 0)
+    check.finish()
 
 
 if __name__ == "__main__":

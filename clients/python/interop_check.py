@@ -88,13 +88,38 @@ def free_port():
         return s.getsockname()[1]
 
 
+def wait_for_port(port, process, what, seconds=60):
+    """A Connection to `port` once `process` listens on it."""
+    deadline = time.time() + seconds
+    while True:
+        try:
+            return Connection(port)
+        except OSError:
+            if time.time() > deadline or process.poll() is not None:
+                raise SystemExit(what + " did not start")
+            time.sleep(0.1)
+
+
+class Checks:
+    """One printed line per check; `finish()` prints the count and exits 1
+    if any failed."""
+
+    def __init__(self):
+        self.results = []
+
+    def __call__(self, name, condition, detail=""):
+        self.results.append(bool(condition))
+        print(("ok     " if condition else "FAILED ") + name + ("" if condition else "  " + str(detail)))
+
+    def finish(self):
+        failed = self.results.count(False)
+        print("%d passed, %d failed" % (len(self.results) - failed, failed))
+        sys.exit(1 if failed else 0)
+
+
 def main():
     portald = sys.argv[1]
-    results = []
-
-    def check(name, condition, detail=""):
-        results.append(bool(condition))
-        print(("ok     " if condition else "FAILED ") + name + ("" if condition else "  " + detail))
+    check = Checks()
 
     with tempfile.TemporaryDirectory() as tmp:
         generate_messages(os.path.join(tmp, "gen"))
@@ -107,15 +132,7 @@ def main():
              "--max-frame-bytes", "65536"],
             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
         try:
-            deadline = time.time() + 30
-            while True:
-                try:
-                    conn = Connection(port)
-                    break
-                except OSError:
-                    if time.time() > deadline or server.poll() is not None:
-                        raise SystemExit("portald did not start")
-                    time.sleep(0.1)
+            conn = wait_for_port(port, server, "portald", seconds=30)
             key = open(os.path.join(tmp, "data", "admin.key")).read().strip()
 
             # Health without credentials.
@@ -209,10 +226,7 @@ def main():
                 server.kill()
                 server.wait()
 
-    passed = sum(results)
-    failed = len(results) - passed
-    print("interop: %d passed, %d failed" % (passed, failed))
-    sys.exit(1 if failed else 0)
+    check.finish()
 
 
 if __name__ == "__main__":

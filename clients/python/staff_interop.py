@@ -19,7 +19,7 @@ import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from interop_check import ROOT, Connection, free_port, generate_messages, request  # noqa: E402,F401
+from interop_check import Checks, free_port, generate_messages, request, wait_for_port  # noqa: E402
 
 CODES = {"OK": 0, "INVALID_ARGUMENT": 3, "NOT_FOUND": 5, "ALREADY_EXISTS": 6, "PERMISSION_DENIED": 7,
          "FAILED_PRECONDITION": 9, "UNAUTHENTICATED": 16}
@@ -28,11 +28,7 @@ MISSING = 999999  # a client or block id that does not exist
 
 def main():
     portald = sys.argv[1]
-    results = []
-
-    def check(name, condition, detail=""):
-        results.append(bool(condition))
-        print(("ok     " if condition else "FAILED ") + name + ("" if condition else "  " + str(detail)))
+    check = Checks()
 
     def show(status):
         return "code=%d reason=%s details=%s message=%r" % (
@@ -54,15 +50,7 @@ def main():
              "--log-level", "warning", "--payments", "simulated"],
             env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         try:
-            deadline = time.time() + 60
-            while True:
-                try:
-                    conn = Connection(port)
-                    break
-                except OSError:
-                    if time.time() > deadline or server.poll() is not None:
-                        raise SystemExit("portald did not start")
-                    time.sleep(0.1)
+            conn = wait_for_port(port, server, "portald")
             conn.sock.settimeout(60)  # logins hash passwords; a debug build is slow
             key = open(os.path.join(tmp, "data", "admin.key")).read().strip()
             next_id = [0]
@@ -364,9 +352,7 @@ def main():
                 server.kill()
                 server.wait()
 
-    failed = results.count(False)
-    print("%d passed, %d failed" % (len(results) - failed, failed))
-    sys.exit(1 if failed else 0)
+    check.finish()
 
 
 if __name__ == "__main__":
