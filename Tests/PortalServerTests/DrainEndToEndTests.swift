@@ -65,4 +65,29 @@ final class DrainEndToEndTests: XCTestCase {
             XCTAssertLessThan(ContinuousClock.now - started, .seconds(3))
         }
     }
+
+    func testCallsStillWaitingForTheirTurnWhenTheGracePeriodEndsAreAnsweredShuttingDown() async throws {
+        try await TestServer.with(configure: {
+            $0.timeouts.drainGracePeriod = .milliseconds(300)
+            $0.limits.maxRunningCalls = 1
+        }) { server in
+            let client = try await server.connect()
+            for id in UInt64(1)...3 { try await client.send(.test(TestMethods.slow, id: id, milliseconds: 10_000)) }
+            while server.runs.count("slow") == 0 { try await Task.sleep(nanoseconds: 5_000_000) }
+            try await Task.sleep(nanoseconds: 50_000_000)
+            await server.group.triggerGracefulShutdown()
+            let goAway = try await client.nextResponse()
+            XCTAssertEqual(goAway.reason, "GOAWAY")
+            var answers: [UInt64: (code: StatusCode, reason: String)] = [:]
+            while answers.count < 3, case .frame(let response) = try await client.next(timeout: .seconds(3)) {
+                answers[response.id] = (response.code, response.reason)
+            }
+            XCTAssertEqual(server.runs.count("slow"), 1, "only the first call ever ran")
+            XCTAssertEqual(answers[1]?.code, .cancelled, "the running call: may or may not have committed")
+            for id in UInt64(2)...3 {
+                XCTAssertEqual(answers[id]?.code, .unavailable, "call \(id) never ran")
+                XCTAssertEqual(answers[id]?.reason, "SHUTTING_DOWN")
+            }
+        }
+    }
 }

@@ -25,10 +25,15 @@ package struct PendingCall: Sendable {
     /// ticks), and answered DEADLINE_EXCEEDED unless it still returned a
     /// response — a refusal that comes after the deadline is answered
     /// DEADLINE_EXCEEDED too (docs/protocol.md §6: past its deadline a call
-    /// either reports what it did or DEADLINE_EXCEEDED).
+    /// either reports what it did or DEADLINE_EXCEEDED). A call whose task
+    /// is cancelled before it starts — the server stopped running calls at
+    /// the end of the drain's grace period — never runs either, and is
+    /// answered SHUTTING_DOWN: safe to retry (docs/protocol.md §8).
     package func execute(deadlines: DeadlineWatch) async {
         let outcome: CallOutcome
-        if let deadline = context.deadline {
+        if Task.isCancelled {
+            outcome = .failure(RequestRejection.shuttingDown.rpcError)
+        } else if let deadline = context.deadline {
             if deadline <= .now() {
                 outcome = .failure(.deadlineExceeded)
             } else {
