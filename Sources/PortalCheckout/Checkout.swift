@@ -270,26 +270,23 @@ public final class Checkout: Sendable {
 
     /// Releases the hold this call took and could not pay for (with
     /// `orphan`, also cancels the PaymentIntent made for it), even when the
-    /// call itself was cancelled — its deadline is what usually makes the
-    /// release necessary, and the store refuses to start a cancelled call's
-    /// write. If it fails, the hold simply expires; it never holds a slot
-    /// for long.
+    /// call itself was cancelled or is past its deadline — which is what
+    /// usually makes the release necessary. The PaymentIntent's cancellation
+    /// is tried at once while the call is still live, and otherwise left to
+    /// the outbox worker (its row is due at once). If the release fails, the
+    /// hold simply expires; it never holds a slot for long.
     private func release(
         _ token: HoldToken, of client: ClientID, reason: HoldEndReason, cancelling orphan: String? = nil
     ) async {
-        let (store, runner, logger) = (store, runner, logger)
-        // A task of its own, not cancelled with this one, and without its deadline.
-        await Task {
-            await CallDeadline.ignoring {
-                do {
-                    let (_, cancel) = try await store.releaseUnpaidHold(
-                        token, of: client, reason: reason, cancelling: orphan)
-                    if let cancel { await runner.attempt(cancel) }
-                } catch {
-                    logger.error("Could not release the hold", metadata: ["error": "\(error)"])
-                }
+        do {
+            let (_, cancel) = try await store.releaseUnpaidHold(
+                token, of: client, reason: reason, cancelling: orphan)
+            if let cancel, !Task.isCancelled, !CallDeadline.hasPassed(CallDeadline.uptimeNanoseconds) {
+                await runner.attempt(cancel)
             }
-        }.value
+        } catch {
+            logger.error("Could not release the hold", metadata: ["error": "\(error)"])
+        }
     }
 
     /// The PaymentIntent that pays for the hold `token` (taken or about to

@@ -29,10 +29,4 @@ public enum CallDeadline {
     public static func check() throws {
         if hasPassed(uptimeNanoseconds) { throw CancellationError() }
     }
-
-    /// Runs `body` with no deadline: for work that must be done whatever
-    /// the call's deadline — undoing what the call did before it ran out.
-    public static func ignoring<T: Sendable>(_ body: () async throws -> T) async rethrows -> T {
-        try await $uptimeNanoseconds.withValue(nil) { try await body() }
-    }
 }

@@ -275,11 +275,14 @@ extension PortalStore {
     /// and never attached to it — that PaymentIntent's cancellation is
     /// queued in the same transaction (returned, for a first attempt), so
     /// that nobody is left with a payable intent no hold names.
+    ///
+    /// Done even if the calling task is cancelled or past its deadline: a
+    /// release undoes what the call did before it ran out.
     @discardableResult
     public func releaseUnpaidHold(
         _ token: HoldToken, of client: ClientID, reason: HoldEndReason, cancelling orphan: String? = nil
     ) async throws -> (released: Bool, cancel: PaymentCommand?) {
-        try await write(changes: .availability) { db, now in
+        try await write(changes: .availability, evenIfCallerGivesUp: true) { db, now in
             let found = try Self.findCheckoutHoldRow(db, token, of: client)
             // A concurrent retry of the same start created the same
             // PaymentIntent (its idempotency key comes from the hold) and

@@ -7,16 +7,20 @@ extension PortalStore {
     /// may commit several writes together (see ``WriterLane``); the call
     /// returns once its write is committed and durable.
     ///
-    /// - Parameter changes: what the write may change. When a commit changed
-    ///   rows, the matching generations advance right after it and before
-    ///   any caller is answered, so no cache serves what the write made
-    ///   stale (see ``StoreGeneration``). The default is everything; a write
-    ///   names less only when it is sure.
+    /// - Parameters:
+    ///   - changes: what the write may change. When a commit changed rows,
+    ///     the matching generations advance right after it and before any
+    ///     caller is answered, so no cache serves what the write made stale
+    ///     (see ``StoreGeneration``). The default is everything; a write
+    ///     names less only when it is sure.
+    ///   - evenIfCallerGivesUp: run and commit the write even if the calling
+    ///     task is cancelled or its ``CallDeadline`` has passed — for writes
+    ///     that undo what a call did before it ran out.
     func write<T: Sendable>(
-        changes: StoreChanges = .all,
+        changes: StoreChanges = .all, evenIfCallerGivesUp: Bool = false,
         _ body: @escaping @Sendable (SQLiteConnection, Instant) throws -> T
     ) async throws -> T {
-        try await writer.perform(changes: changes) { [clock] db, _ in
+        try await writer.perform(changes: changes, evenIfCallerGivesUp: evenIfCallerGivesUp) { [clock] db, _ in
             try body(db, clock.now)
         }
     }

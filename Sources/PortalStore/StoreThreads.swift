@@ -110,47 +110,64 @@ final class WriterLane: Sendable {
     /// commit fails after writing, the group is undone and run again), so it
     /// must change nothing but the database.
     ///
-    /// `work` receives a closure that says whether the caller gave up; if it
-    /// did by the time `work` returns, the write is rolled back and the call
-    /// throws `CancellationError`.
+    /// `work` receives a closure that says whether the caller gave up (its
+    /// task was cancelled, or its ``CallDeadline`` passed); if it did by the
+    /// time `work` returns, the write is rolled back and the call throws
+    /// `CancellationError`. With `evenIfCallerGivesUp`, the write is done
+    /// regardless — for writes that undo what a call did before it ran out.
     func perform<T: Sendable>(
-        changes: StoreChanges,
+        changes: StoreChanges, evenIfCallerGivesUp: Bool = false,
         _ work: @escaping @Sendable (SQLiteConnection, _ shouldAbort: @escaping () -> Bool) throws -> T
     ) async throws -> T {
-        try await perform(declaring: { db, shouldAbort in (try work(db, shouldAbort), changes) })
+        try await perform(
+            evenIfCallerGivesUp: evenIfCallerGivesUp,
+            declaring: { db, shouldAbort in (try work(db, shouldAbort), changes) })
     }
 
-    /// As ``perform(changes:_:)``, for a write that knows what it may have
-    /// changed only once it has run: `work` returns its value and those
-    /// changes (a settled hold changes what `ListBlocks` shows only when it
-    /// had expired, for example).
+    /// As ``perform(changes:evenIfCallerGivesUp:_:)``, for a write that
+    /// knows what it may have changed only once it has run: `work` returns
+    /// its value and those changes (a settled hold changes what `ListBlocks`
+    /// shows only when it had expired, for example).
     func perform<T: Sendable>(
+        evenIfCallerGivesUp: Bool = false,
         declaring work: @escaping @Sendable (SQLiteConnection, _ shouldAbort: @escaping () -> Bool) throws
             -> (value: T, changes: StoreChanges)
     ) async throws -> T {
+        if evenIfCallerGivesUp {
+            return try await run(work, flag: CancellationFlag(deadline: nil))
+        }
         try Task.checkCancellation()
         let flag = CancellationFlag(deadline: CallDeadline.uptimeNanoseconds)
         return try await withTaskCancellationHandler {
-            try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<T, any Error>) in
-                let result = Locked<T?>(nil)
-                let job = Job(
-                    run: { db in
-                        let (value, changes) = try work(db, { flag.isCancelled })
-                        result.withLock { $0 = value }
-                        return changes
-                    },
-                    finish: { error in
-                        if let error {
-                            continuation.resume(throwing: PortalError.surfacing(error))
-                        } else {
-                            continuation.resume(returning: result.withLock { $0! })
-                        }
-                    },
-                    flag: flag)
-                enqueue(job)
-            }
+            try await run(work, flag: flag)
         } onCancel: {
             flag.cancel()
+        }
+    }
+
+    /// Queues `work` as a job that `flag` may call off, and waits for its answer.
+    private func run<T: Sendable>(
+        _ work: @escaping @Sendable (SQLiteConnection, _ shouldAbort: @escaping () -> Bool) throws
+            -> (value: T, changes: StoreChanges),
+        flag: CancellationFlag
+    ) async throws -> T {
+        try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<T, any Error>) in
+            let result = Locked<T?>(nil)
+            let job = Job(
+                run: { db in
+                    let (value, changes) = try work(db, { flag.isCancelled })
+                    result.withLock { $0 = value }
+                    return changes
+                },
+                finish: { error in
+                    if let error {
+                        continuation.resume(throwing: PortalError.surfacing(error))
+                    } else {
+                        continuation.resume(returning: result.withLock { $0! })
+                    }
+                },
+                flag: flag)
+            enqueue(job)
         }
     }
 

@@ -154,6 +154,30 @@ final class StoreLifecycleTests: XCTestCase {
         XCTAssertEqual(try fixture.snapshot(), before)
     }
 
+    func testAHoldsReleaseIsDoneEvenPastTheCallersDeadlineOrCancellation() async throws {
+        try await fixture.service("walk", minutes: 60)
+        let block = try await fixture.block("2025-10-08", "09:00", "12:00", "Morning Run")
+        try await fixture.capacity(block, "walk", 2)
+        let client = try await fixture.client()
+        let store = fixture.store
+        let walk = try ServiceCode("walk")
+        let first = try await fixture.hold(client, block, "walk").hold
+        let passed = DispatchTime.now().uptimeNanoseconds - 1
+        let released = try await CallDeadline.$uptimeNanoseconds.withValue(passed) {
+            try await store.releaseUnpaidHold(first.token, of: client, reason: .interrupted).released
+        }
+        XCTAssertTrue(released, "released past the deadline")
+        let second = try await fixture.hold(client, block, "walk").hold
+        let cancelled = Task {
+            withUnsafeCurrentTask { $0?.cancel() }
+            return try await store.releaseUnpaidHold(second.token, of: client, reason: .interrupted).released
+        }
+        let releasedToo = try await cancelled.value
+        XCTAssertTrue(releasedToo, "released by a cancelled task")
+        let remaining = try await store.remainingCapacity(of: block.id, for: walk)
+        XCTAssertEqual(remaining, 2)
+    }
+
     func testCallsAfterCloseFailAsUnavailable() async throws {
         await fixture.store.close()
         await assertPortalError(.unavailable, .storeClosed) { try await self.fixture.store.listServices() }
