@@ -25,7 +25,7 @@ extension PortalStore {
         }
     }
 
-    /// As ``write(changes:_:)``, for a write that knows what it may have
+    /// As ``write(changes:evenIfCallerGivesUp:_:)``, for a write that knows what it may have
     /// changed only once it has run: `body` returns its value and those
     /// changes.
     func write<T: Sendable>(

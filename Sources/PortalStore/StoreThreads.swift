@@ -171,7 +171,7 @@ final class WriterLane: Sendable {
         }
     }
 
-    /// Queues `work` like ``perform(changes:_:)`` without waiting for it:
+    /// Queues `work` like ``perform(changes:evenIfCallerGivesUp:_:)`` without waiting for it:
     /// `finished` receives the outcome once the write's transaction has
     /// committed and is durable (or failed). `work` may run more than once,
     /// as for `perform`; a write nobody waits for is never cancelled.
