@@ -16,18 +16,16 @@ struct PortalSessionAPI: Sendable {
     func register(on router: inout Router) {
         if let accounts {
             // Login needs no credentials: it is how a caller gets them.
-            router.register(PortalMethods.login) { request, context in
-                let session = try await context.withDeadline {
-                    try await accounts.login(
-                        username: try PortalUsername(request.username),
-                        password: try PortalPassword(presented: request.password))
-                }
+            router.registerHonouringDeadline(PortalMethods.login) { request, _ in
+                let session = try await accounts.login(
+                    username: try PortalUsername(request.username),
+                    password: try PortalPassword(presented: request.password))
                 return LoginResponse(
                     sessionToken: session.token.rawValue, expiresAt: session.expiresAt.unixSeconds,
                     clientId: session.client.rawValue)
             }
 
-            router.register(PortalMethods.logout) { _, context in
+            router.registerHonouringDeadline(PortalMethods.logout) { _, context in
                 do {
                     _ = try await authenticator.requireSession(context)
                 } catch let error as PortalError where error.reason == .loginDisabled {

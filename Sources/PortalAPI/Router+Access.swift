@@ -3,6 +3,19 @@ import PortalMessages
 import PortalServer
 
 extension Router {
+    /// Registers a method whose handler runs with the call's deadline bound
+    /// for the store and the checkout (``RequestContext/withDeadline(_:)``).
+    /// Every method of the API registers through here, or through the fast
+    /// path of ``registerPortal(_:authenticator:rawInline:handler:)``.
+    mutating func registerHonouringDeadline<Request: ProtoMessage, Response: ProtoMessage>(
+        _ method: MethodDescriptor<Request, Response>,
+        handler: @escaping @Sendable (Request, RequestContext) async throws -> Response
+    ) {
+        register(method) { request, context in
+            try await context.withDeadline { try await handler(request, context) }
+        }
+    }
+
     /// Registers an Admin method: the handler runs only for calls that carry
     /// an admin API key.
     mutating func registerAdmin<Request: ProtoMessage, Response: ProtoMessage>(
@@ -10,11 +23,9 @@ extension Router {
         authenticator: Authenticator,
         handler: @escaping @Sendable (Request) async throws -> Response
     ) {
-        register(method) { request, context in
-            try await context.withDeadline {
-                try await authenticator.requireAdmin(context)
-                return try await handler(request)
-            }
+        registerHonouringDeadline(method) { request, context in
+            try await authenticator.requireAdmin(context)
+            return try await handler(request)
         }
     }
 
@@ -25,11 +36,9 @@ extension Router {
         authenticator: Authenticator,
         handler: @escaping @Sendable (Request, _ clientID: Int64, RequestContext) async throws -> Response
     ) {
-        register(method) { request, context in
-            try await context.withDeadline {
-                let clientID = try await authenticator.requireSession(context)
-                return try await handler(request, clientID, context)
-            }
+        registerHonouringDeadline(method) { request, context in
+            let clientID = try await authenticator.requireSession(context)
+            return try await handler(request, clientID, context)
         }
     }
 
