@@ -281,7 +281,7 @@ public final class Checkout: Sendable {
         do {
             let (_, cancel) = try await store.releaseUnpaidHold(
                 token, of: client, reason: reason, cancelling: orphan)
-            if let cancel, !Task.isCancelled, !CallDeadline.hasPassed(CallDeadline.uptimeNanoseconds) {
+            if let cancel, !Task.isCancelled, !CallDeadline.isPast {
                 await runner.attempt(cancel)
             }
         } catch {

@@ -24,9 +24,12 @@ public enum CallDeadline {
         return DispatchTime.now().uptimeNanoseconds >= deadline
     }
 
+    /// Whether the current task's deadline has passed.
+    public static var isPast: Bool { hasPassed(uptimeNanoseconds) }
+
     /// Throws `CancellationError` when the current task's deadline has
     /// passed: the work it guards must not start.
     public static func check() throws {
-        if hasPassed(uptimeNanoseconds) { throw CancellationError() }
+        if isPast { throw CancellationError() }
     }
 }

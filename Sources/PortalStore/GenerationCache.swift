@@ -76,11 +76,12 @@ public struct AvailabilityScope: Hashable, Sendable {
 /// value is refused as stale even though it was produced afterwards. Reads
 /// are lock-free: every cached answer on an event loop reads it.
 public final class StoreGeneration: Sendable {
-    private let value = ManagedAtomic<UInt64>(0)
+    @usableFromInline let value = ManagedAtomic<UInt64>(0)
 
     package init() {}
 
-    /// The current generation.
+    /// The current generation (inlinable: cached answers on the event loops read it).
+    @inlinable
     public var current: UInt64 { value.load(ordering: .acquiring) }
 
     func advance() { value.wrappingIncrement(ordering: .acquiringAndReleasing) }
@@ -92,8 +93,8 @@ public final class StoreGeneration: Sendable {
 /// ``StoreGeneration`` would (a value read at it is current while it is
 /// unchanged; a read that began at a higher one includes more writes).
 public final class AvailabilityGenerations: Sendable {
-    @usableFromInline let everything = ManagedAtomic<UInt64>(0)
-    @usableFromInline let stripes = (0..<AvailabilityScope.stripes).map { _ in ManagedAtomic<UInt64>(0) }
+    @usableFromInline let everything = StoreGeneration()
+    @usableFromInline let stripes = (0..<AvailabilityScope.stripes).map { _ in StoreGeneration() }
 
     package init() {}
 
@@ -101,19 +102,19 @@ public final class AvailabilityGenerations: Sendable {
     /// (inlinable: every kept answer served on an event loop asks).
     @inlinable
     public func current(_ scope: AvailabilityScope) -> UInt64 {
-        everything.load(ordering: .acquiring) &+ stripes[scope.stripe].load(ordering: .acquiring)
+        everything.current &+ stripes[scope.stripe].current
     }
 
     /// Advances what `changes` names: everything, or the stripes of the
     /// scopes it names.
     func advance(_ changes: StoreChanges) {
         if changes.contains(.availability) {
-            everything.wrappingIncrement(ordering: .acquiringAndReleasing)
+            everything.advance()
             return
         }
         var named = changes.availabilityStripes
         while named != 0 {
-            stripes[named.trailingZeroBitCount].wrappingIncrement(ordering: .acquiringAndReleasing)
+            stripes[named.trailingZeroBitCount].advance()
             named &= named &- 1
         }
     }
