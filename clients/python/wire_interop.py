@@ -19,7 +19,7 @@ import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from interop_check import Checks, Connection, free_port, generate_messages, request  # noqa: E402
+from interop_check import Checks, Connection, free_port, generate_messages, request, wait_for_port  # noqa: E402
 
 CODES = {"OK": 0, "CANCELLED": 1, "INVALID_ARGUMENT": 3, "DEADLINE_EXCEEDED": 4, "NOT_FOUND": 5,
          "PERMISSION_DENIED": 7, "RESOURCE_EXHAUSTED": 8, "UNIMPLEMENTED": 12, "UNAVAILABLE": 14,
@@ -85,12 +85,8 @@ def main():
                 [portald, "--listen", "127.0.0.1:%d" % port, "--db", os.path.join(tmp, name, "portal.sqlite"),
                  "--admin-key", KEY, "--payments", "simulated", "--log-level", "error"] + list(flags),
                 env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
-            for _ in range(600):
-                try:
-                    return servers[-1], port, connect(port)
-                except OSError:
-                    time.sleep(0.05)
-            raise SystemExit("portald did not start")
+            wait_for_port(port, servers[-1], "portald").close()
+            return servers[-1], port, connect(port)
 
         def connect(port, data=b""):
             conn = Connection(port)
