@@ -48,10 +48,16 @@ public struct ServiceDefaults: Hashable, Sendable {
     public let code: ServiceCode
     /// Length of one booking in minutes, 1–1440.
     public let durationMinutes: Int
-    /// Price of one booking in minor units, ≥ 0.
+    /// Price of one booking in minor units, 0 to ``largestPriceCents``.
     public let priceCents: Int64
-    /// ISO 4217 currency, three lower-case letters ("gbp"), as Stripe writes it.
+    /// ISO 4217 code of a currency in circulation, three lower-case letters
+    /// ("gbp"), as Stripe writes it.
     public let currency: String
+
+    /// The largest price: Stripe takes amounts of at most eight digits in
+    /// minor units (999,999.99 in a two-decimal currency); a larger price
+    /// could never be paid.
+    public static let largestPriceCents: Int64 = 99_999_999
     /// Free text for staff, at most 1000 characters (Unicode scalars).
     public let notes: String
 
@@ -68,17 +74,19 @@ public struct ServiceDefaults: Hashable, Sendable {
             throw .invalidArgument(
                 .invalidDuration, "The duration must be 1-1440 minutes.", field: "duration_minutes")
         }
-        guard priceCents >= 0 else {
+        guard (0...Self.largestPriceCents).contains(priceCents) else {
             throw .invalidArgument(
-                .invalidPrice, "The price must not be negative.", field: "price_cents")
+                .invalidPrice, "The price must be 0-99999999 in minor units (the most one card payment takes).",
+                field: "price_cents")
         }
         let currencyBytes = Array(currency.utf8)
         guard currencyBytes.count == 3,
-            currencyBytes.allSatisfy({ (UInt8(ascii: "a")...UInt8(ascii: "z")).contains($0) })
+            currencyBytes.allSatisfy({ (UInt8(ascii: "a")...UInt8(ascii: "z")).contains($0) }),
+            CurrencyCodes.contains(currency)
         else {
             throw .invalidArgument(
                 .invalidCurrency,
-                "The currency must be an ISO 4217 code in three lower-case letters, e.g. \"gbp\".",
+                "The currency must be the ISO 4217 code of a currency in circulation, in three lower-case letters, e.g. \"gbp\".",
                 field: "currency")
         }
         guard notes.unicodeScalars.count <= 1000 else {

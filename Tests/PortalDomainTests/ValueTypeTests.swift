@@ -146,10 +146,21 @@ final class ServiceAndLabelTests: XCTestCase {
         assertPortalError(.invalidArgument, .invalidPrice, field: "price_cents") {
             try ServiceDefaults(code: walk, durationMinutes: 60, priceCents: -1, currency: "gbp")
         }
-        for currency in ["", "GBP", "gb", "gbpp", "g1p"] {
+        assertPortalError(.invalidArgument, .invalidPrice, field: "price_cents") {
+            try ServiceDefaults(code: walk, durationMinutes: 60, priceCents: 100_000_000, currency: "gbp")
+        }
+        XCTAssertNoThrow(
+            try ServiceDefaults(code: walk, durationMinutes: 60, priceCents: 99_999_999, currency: "gbp"))
+        // Three lower-case letters are not enough: the code must name a currency
+        // in circulation (no fund, metal, test or withdrawn codes).
+        for currency in ["", "GBP", "gb", "gbpp", "g1p", "zzq", "xts", "xxx", "xau", "hrk"] {
             assertPortalError(.invalidArgument, .invalidCurrency, field: "currency") {
                 try ServiceDefaults(code: walk, durationMinutes: 60, priceCents: 0, currency: currency)
             }
+        }
+        for currency in ["gbp", "eur", "usd", "jpy", "chf", "xof", "zwg"] {
+            XCTAssertNoThrow(
+                try ServiceDefaults(code: walk, durationMinutes: 60, priceCents: 0, currency: currency), currency)
         }
         XCTAssertNoThrow(
             try ServiceDefaults(

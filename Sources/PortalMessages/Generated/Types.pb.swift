@@ -275,13 +275,15 @@ public struct ServiceDefaults: ProtoMessage {
     /// Proto: `int32 duration_minutes = 2`.
     public var durationMinutes: Int32
 
-    /// The price of one booking in minor units (>= 0). The server's price is
-    /// authoritative: clients never choose what they pay.
+    /// The price of one booking in minor units, 0-99999999 (the most Stripe
+    /// takes in one payment). The server's price is authoritative: clients never
+    /// choose what they pay.
     ///
     /// Proto: `int64 price_cents = 3`.
     public var priceCents: Int64
 
-    /// ISO 4217 currency code, three lower-case letters.
+    /// ISO 4217 code of a currency in circulation, three lower-case letters
+    /// ("gbp"); fund, metal and test codes (xau, xts, ...) are refused.
     ///
     /// Proto: `string currency = 4`.
     public var currency: String

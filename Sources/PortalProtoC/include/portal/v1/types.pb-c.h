@@ -134,12 +134,14 @@ struct  Portal__V1__ServiceDefaults
    */
   int32_t duration_minutes;
   /*
-   * The price of one booking in minor units (>= 0). The server's price is
-   * authoritative: clients never choose what they pay.
+   * The price of one booking in minor units, 0-99999999 (the most Stripe
+   * takes in one payment). The server's price is authoritative: clients never
+   * choose what they pay.
    */
   int64_t price_cents;
   /*
-   * ISO 4217 currency code, three lower-case letters.
+   * ISO 4217 code of a currency in circulation, three lower-case letters
+   * ("gbp"); fund, metal and test codes (xau, xts, ...) are refused.
    */
   char *currency;
   /*
