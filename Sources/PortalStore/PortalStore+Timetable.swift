@@ -225,7 +225,7 @@ extension PortalStore {
                 guard replace else {
                     throw PortalError.failedPrecondition(
                         .dayNotEmpty,
-                        "\(target) already has \(targetBlocks.count) block(s); ask to replace them.",
+                        "\(target) already has \(targetBlocks.count) block(s); copy with replace to replace them.",
                         details: ["to_date": target.description])
                 }
                 for block in targetBlocks {

@@ -58,7 +58,7 @@ struct ClientListCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "list", abstract: "List clients by id, with login state and reschedule flag.")
 
-    @Option(help: "Clients per page, 1-500.") var pageSize: Int32 = 50
+    @Option(parsing: .unconditional, help: "Clients per page, 1-500.") var pageSize: Int32 = 50
     @Option(help: "Start at this page (the token a previous list printed).") var pageToken: String = ""
     @Flag(help: "Follow every page to the end.") var all = false
     @OptionGroup var global: GlobalOptions

@@ -23,7 +23,8 @@ struct DemoCommand: AsyncParsableCommand {
             Needs a running server with payments (make run: Stripe is a localstripe on 127.0.0.1:8420; \
             or portald --payments simulated, where the payment step is skipped). The seed's example is \
             dated 2025-10-08, a day that has passed, so the timetable goes on --date (default: tomorrow \
-            in Europe/London); a block that has started cannot be booked. Safe to run again: an existing \
+            in Europe/London); a block that has started cannot be booked. Safe to run again: services \
+            walk and daycare are created only when missing (existing prices are kept), an existing \
             timetable on that date is reused, and each run makes a new client.
             """)
 
@@ -49,10 +50,13 @@ struct DemoCommand: AsyncParsableCommand {
                 serviceCode: "walk", durationMinutes: 60, priceCents: 1500, currency: "gbp", notes: "Group walk")
             let daycare = ServiceDefaults(
                 serviceCode: "daycare", durationMinutes: 480, priceCents: 4500, currency: "gbp", notes: "Full day")
-            for service in [walk, daycare] {
+            // Staff's own prices stay: only a missing service is created.
+            let existing = try await admin.call(AdminMethods.listServices, ListServicesRequest()).services
+            for service in [walk, daycare] where !existing.contains(where: { $0.serviceCode == service.serviceCode }) {
                 _ = try await admin.call(AdminMethods.upsertService, UpsertServiceRequest(service: service))
             }
-            print(Rendering.services([walk, daycare]))
+            let services = try await admin.call(AdminMethods.listServices, ListServicesRequest()).services
+            print(Rendering.services(services.filter { ["walk", "daycare"].contains($0.serviceCode) }))
 
             say("The timetable of \(day)")
             var timetable = try await admin.call(AdminMethods.getDay, GetDayRequest(date: day))

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import PortalClient
+import PortalWire
 
 /// The options every command takes: where the server is, the admin key, the
 /// call timeout.
@@ -23,7 +24,11 @@ struct GlobalOptions: ParsableArguments {
             valueName: "path"))
     var adminKeyFile: String?
 
-    @Option(help: ArgumentHelp("Seconds to wait for each answer.", valueName: "seconds"))
+    // `.unconditional`: a negative value reaches validate() and its message,
+    // instead of being read as an unknown option.
+    @Option(
+        parsing: .unconditional,
+        help: ArgumentHelp("Seconds to wait for each answer, more than 0 and at most 3600.", valueName: "seconds"))
     var timeout: Double = 10
 
     static let defaultServer = "127.0.0.1:7420"
@@ -31,7 +36,7 @@ struct GlobalOptions: ParsableArguments {
 
     func validate() throws {
         guard timeout > 0, timeout <= 3600 else {
-            throw ValidationError("--timeout must be between 0 and 3600 seconds")
+            throw ValidationError("--timeout must be more than 0 and at most 3600 seconds")
         }
     }
 
@@ -60,6 +65,15 @@ struct GlobalOptions: ParsableArguments {
         readFile: (String) -> String? = { try? String(contentsOfFile: $0, encoding: .utf8) },
         fileExists: (String) -> Bool = { FileManager.default.fileExists(atPath: $0) }
     ) throws -> String? {
+        try resolveAdminKeyAndSource(environment: environment, readFile: readFile, fileExists: fileExists)?.key
+    }
+
+    /// The admin key and where it came from (for messages; never the key).
+    func resolveAdminKeyAndSource(
+        environment: [String: String],
+        readFile: (String) -> String? = { try? String(contentsOfFile: $0, encoding: .utf8) },
+        fileExists: (String) -> Bool = { FileManager.default.fileExists(atPath: $0) }
+    ) throws -> (key: String, source: String)? {
         if let adminKey { return try Self.nonEmpty(adminKey, source: "--admin-key") }
         if let adminKeyFile {
             guard let contents = readFile(adminKeyFile) else {
@@ -76,10 +90,10 @@ struct GlobalOptions: ParsableArguments {
         return nil
     }
 
-    private static func nonEmpty(_ key: String, source: String) throws -> String {
+    private static func nonEmpty(_ key: String, source: String) throws -> (key: String, source: String) {
         let trimmed = key.trimmingCharacters(in: .whitespacesAndNewlines)
         guard !trimmed.isEmpty else { throw UsageFailure("the admin key from \(source) is empty") }
-        return trimmed
+        return (trimmed, source)
     }
 
     /// Runs `body` with a client for the server (holding the admin key when
@@ -91,12 +105,14 @@ struct GlobalOptions: ParsableArguments {
         let environment = ProcessInfo.processInfo.environment
         let (host, port) = try serverAddress(environment: environment)
         var configuration = PortalClient.Configuration.defaults
+        var keySource: String?
         if needsAdminKey {
-            guard let key = try resolveAdminKey(environment: environment) else {
+            guard let (key, source) = try resolveAdminKeyAndSource(environment: environment) else {
                 throw UsageFailure(
                     "no admin key: pass --admin-key or --admin-key-file, set PORTAL_ADMIN_KEY, or write it to \(Self.defaultAdminKeyFile)")
             }
             configuration.authorization = .bearer(key)
+            keySource = source
         }
         let callTimeout = Duration.milliseconds(Int64((timeout * 1000).rounded(.up)))
         configuration.defaultTimeout = callTimeout
@@ -105,10 +121,29 @@ struct GlobalOptions: ParsableArguments {
             let result = try await body(client, callTimeout)
             await client.close()
             return result
+        } catch let error as RPCError where error.code == .unauthenticated && keySource != nil {
+            await client.shutdown()
+            // Which of the four places the refused key came from: an old
+            // PORTAL_ADMIN_KEY wins over a good var/admin.key.
+            throw HintedFailure(
+                error,
+                hint: "the admin key came from \(keySource ?? ""); it must be one of the server's "
+                    + "(portald --admin-key, PORTAL_ADMIN_KEYS, or the admin.key next to its database)")
         } catch {
             await client.shutdown()
             throw error
         }
+    }
+}
+
+/// The server's refusal with what portalctl knows of its likely cause
+/// (printed as a `hint:` line); exit status 1, like any refusal.
+struct HintedFailure: Error {
+    var error: RPCError
+    var hint: String
+    init(_ error: RPCError, hint: String) {
+        self.error = error
+        self.hint = hint
     }
 }
 

@@ -55,6 +55,8 @@ struct PortalCtl: AsyncParsableCommand {
         switch error {
         case let error as RPCError:
             return (1, errorLine(for: error), true)
+        case let failure as HintedFailure:
+            return (1, errorLine(for: failure.error) + "\nhint: " + failure.hint, true)
         case let error as UsageFailure:
             return (2, "error: \(error.description)", true)
         default:
@@ -150,7 +152,11 @@ struct DayCopyCommand: AsyncParsableCommand {
     func run() async throws {
         let request = CopyDayRequest(fromDate: sourceDate.description, toDate: to.description, replace: replace)
         let copied = try await global.withClient { client, _ in
-            try await client.call(AdminMethods.copyDay, request)
+            do {
+                return try await client.call(AdminMethods.copyDay, request)
+            } catch let error as RPCError where error.reason.rawValue == "DAY_NOT_EMPTY" {
+                throw HintedFailure(error, hint: "add --replace to replace \(to)'s blocks (refused while any has bookings or holds)")
+            }
         }
         var summary = "Copied \(copied.blocks.count) block\(copied.blocks.count == 1 ? "" : "s") from \(sourceDate) to \(to)"
         if copied.replacedBlocks > 0 { summary += ", replacing \(copied.replacedBlocks)" }
@@ -253,8 +259,13 @@ struct CapacitySetCommand: AsyncParsableCommand {
 
     @Argument(help: "The block id.") var blockId: Int64
     @Argument(help: "The service code, e.g. walk.") var service: String
-    @Argument(help: "The capacity (0 or more).") var capacity: Int32
-    @Flag(help: "Let one client hold overlapping bookings of this service.") var allowOverlap = false
+    @Argument(help: "The capacity, 0-10000.") var capacity: Int32
+    @Flag(
+        help: """
+            Let one client hold overlapping bookings of this service. Every `capacity set` sets this too: \
+            without the flag, overlapping bookings are not allowed (the answer says which).
+            """)
+    var allowOverlap = false
     @OptionGroup var global: GlobalOptions
 
     func validate() throws {
@@ -315,8 +326,9 @@ struct ServiceSetCommand: AsyncParsableCommand {
         commandName: "set", abstract: "Create or replace a service's defaults.")
 
     @Argument(help: "The service code, e.g. walk.") var code: String
-    @Option(help: "Minutes one booking lasts (1-1440).") var duration: Int32
-    @Option(help: "Price of one booking in minor units, e.g. 1500 for £15.00.") var price: Int64
+    @Option(parsing: .unconditional, help: "Minutes one booking lasts (1-1440).") var duration: Int32
+    @Option(parsing: .unconditional, help: "Price of one booking in minor units, 0-99999999, e.g. 1500 for £15.00.")
+    var price: Int64
     @Option(help: "ISO 4217 currency code, e.g. gbp (any case; sent lower-case, as the server requires).") var currency: String
     @Option(help: "Notes for staff.") var notes: String = ""
     @OptionGroup var global: GlobalOptions

@@ -130,7 +130,7 @@ enum Rendering {
     static func capacity(_ capacity: ServiceCapacity) -> String {
         "\(capacity.serviceCode): capacity \(capacity.capacity), booked \(capacity.booked), "
             + "held \(capacity.held), remaining \(capacity.remaining)"
-            + (capacity.allowOverlap ? ", overlapping bookings allowed" : "")
+            + (capacity.allowOverlap ? ", overlapping bookings allowed" : ", no overlapping bookings per client")
     }
 
     /// Minor units as a decimal amount with the currency: "12.50 GBP",

@@ -24,11 +24,19 @@ final class DemoCommandTests: XCTestCase {
                 day.blocks.map { $0.capacities.map { "\($0.serviceCode) \($0.remaining)" } },
                 [["walk 4"], ["daycare 2", "walk 3"]])
 
-            // Run again: the timetable is reused, a second client books.
+            // Staff change the walk's price; the demo must not put its own back.
+            let staffWalk = ServiceDefaults(
+                serviceCode: "walk", durationMinutes: 45, priceCents: 2000, currency: "gbp", notes: "Staff price")
+            _ = try await server.admin.call(AdminMethods.upsertService, UpsertServiceRequest(service: staffWalk))
+
+            // Run again: the timetable and the services are reused, a second client books.
             let again = demo
             try await again.run()
             let after = try await server.adminBookings()
             XCTAssertEqual(after.count, 2)
+            XCTAssertEqual(after.map(\.amountCents).sorted(), [1500, 2000])
+            let services = try await server.admin.call(AdminMethods.listServices, ListServicesRequest()).services
+            XCTAssertEqual(services.first { $0.serviceCode == "walk" }, staffWalk)
         }
     }
 }
