@@ -16,8 +16,7 @@ enum AdminKeyFile {
     /// configured, reads `admin.key` beside the database or writes a new
     /// random key there with mode 0600. Logs only the file's path, never a key.
     static func resolve(configured: [String], databasePath: String, logger: Logger) throws -> [String] {
-        let folder = URL(fileURLWithPath: databasePath).deletingLastPathComponent().path
-        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+        let folder = try PortaldConfiguration.createDatabaseFolder(for: databasePath)
         if !configured.isEmpty { return configured }
 
         let path = URL(fileURLWithPath: folder).appendingPathComponent("admin.key").path
@@ -29,7 +28,12 @@ enum AdminKeyFile {
             }
         }
         let key = generateKey()
-        try writeNewFile(key + "\n", at: path)
+        do {
+            try writeNewFile(key + "\n", at: path)
+        } catch {
+            throw ConfigurationError(
+                description: "cannot write a new admin key file '\(path)': give --admin-key or PORTAL_ADMIN_KEYS, or a writable --db folder")
+        }
         logger.notice("Generated an admin API key", metadata: ["path": "\(path)"])
         return [key]
     }

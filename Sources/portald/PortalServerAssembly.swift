@@ -57,8 +57,7 @@ enum PortalServerAssembly {
         overrides: Overrides = Overrides()
     ) async throws -> Assembly {
         let calendar = try BusinessCalendar(timeZoneIdentifier: configuration.timeZone)
-        let folder = URL(fileURLWithPath: configuration.databasePath).deletingLastPathComponent()
-        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        try PortaldConfiguration.createDatabaseFolder(for: configuration.databasePath)
         let store = try await PortalStore.open(
             configuration: .init(
                 path: configuration.databasePath,

@@ -117,6 +117,11 @@ struct PortaldCommand: AsyncParsableCommand {
             services: assembly.services, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
         do {
             try await group.run()
+        } catch let error as IOError where error.errnoCode == EADDRINUSE || error.errnoCode == EACCES {
+            await assembly.store.close()
+            let why = error.errnoCode == EADDRINUSE ? "the address is already in use" : "permission denied"
+            throw ConfigurationError(
+                description: "cannot listen on \(configuration.host):\(configuration.port): \(why) (--listen / PORTAL_LISTEN)")
         } catch {
             await assembly.store.close()
             throw error
@@ -124,10 +129,23 @@ struct PortaldCommand: AsyncParsableCommand {
         await assembly.store.close()
     }
 
+    /// `name` when it is an IANA time zone this machine knows.
+    private func knownTimeZone(_ name: String) throws -> String {
+        guard TimeZone(identifier: name) != nil else {
+            throw ConfigurationError(
+                description: "time zone '\(name)' (--time-zone / PORTAL_TIME_ZONE) is not an IANA name such as Europe/London")
+        }
+        return name
+    }
+
     /// The configuration from these flags, `environment` and the defaults.
     func resolve(environment: [String: String]) throws -> PortaldConfiguration {
         func value(_ flag: String?, _ variable: String) -> String? {
             flag ?? environment[variable].flatMap { $0.isEmpty ? nil : $0 }
+        }
+        /// `--hold-minutes` for `PORTAL_HOLD_MINUTES`: every variable is its flag's name.
+        func flagName(_ variable: String) -> String {
+            "--" + variable.dropFirst("PORTAL_".count).lowercased().replacingOccurrences(of: "_", with: "-")
         }
         func integer(_ flag: Int?, _ variable: String, default fallback: Int, range: ClosedRange<Int>) throws -> Int {
             let result: Int
@@ -142,7 +160,9 @@ struct PortaldCommand: AsyncParsableCommand {
                 result = fallback
             }
             guard range.contains(result) else {
-                throw ConfigurationError(description: "\(variable) must be within \(range.lowerBound)...\(range.upperBound)")
+                let source = flag != nil ? flagName(variable) : variable
+                throw ConfigurationError(
+                    description: "\(source) must be \(range.lowerBound)-\(range.upperBound), not \(result)")
             }
             return result
         }
@@ -190,7 +210,7 @@ struct PortaldCommand: AsyncParsableCommand {
             host: host,
             port: port,
             databasePath: value(db, "PORTAL_DB") ?? "var/portal.sqlite",
-            timeZone: value(timeZone, "PORTAL_TIME_ZONE") ?? "Europe/London",
+            timeZone: try knownTimeZone(value(timeZone, "PORTAL_TIME_ZONE") ?? "Europe/London"),
             holdMinutes: try integer(holdMinutes, "PORTAL_HOLD_MINUTES", default: 10, range: 1...1_440),
             adminKeys: adminKey.isEmpty
                 ? PortaldConfiguration.parseKeys(environment["PORTAL_ADMIN_KEYS"] ?? "") : adminKey,

@@ -1,3 +1,4 @@
+import Foundation
 import Logging
 import NIOCore
 import PortalCheckout
@@ -58,6 +59,18 @@ struct ConfigurationError: Error, CustomStringConvertible {
 }
 
 extension PortaldConfiguration {
+    /// Creates the folder of the database at `databasePath` when missing;
+    /// returns its path.
+    @discardableResult
+    static func createDatabaseFolder(for databasePath: String) throws -> String {
+        let folder = URL(fileURLWithPath: databasePath).deletingLastPathComponent().path
+        do {
+            try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+        } catch {
+            throw ConfigurationError(description: "cannot create the database's folder '\(folder)' (--db / PORTAL_DB)")
+        }
+        return folder
+    }
     /// Parses `host:port` (`[::1]:7420` for IPv6).
     static func parseListenAddress(_ text: String) throws -> (host: String, port: Int) {
         guard let colon = text.lastIndex(of: ":") else {

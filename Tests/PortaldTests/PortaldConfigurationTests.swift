@@ -67,6 +67,17 @@ final class PortaldConfigurationTests: XCTestCase {
         XCTAssertThrowsError(try PortaldCommand.parse(["--max-connections", "0"]).resolve(environment: [:]))
         XCTAssertThrowsError(try PortaldCommand.parse(["--max-running-calls", "0"]).resolve(environment: [:]))
         XCTAssertThrowsError(try PortaldCommand.parse(["--log-level", "loud"]).resolve(environment: [:]))
+        // The message names what the user gave: the flag, or the variable.
+        XCTAssertThrowsError(try PortaldCommand.parse(["--hold-minutes", "0"]).resolve(environment: [:])) {
+            XCTAssertEqual("\($0)", "--hold-minutes must be 1-1440, not 0")
+        }
+        XCTAssertThrowsError(try PortaldCommand.parse([]).resolve(environment: ["PORTAL_HOLD_MINUTES": "0"])) {
+            XCTAssertEqual("\($0)", "PORTAL_HOLD_MINUTES must be 1-1440, not 0")
+        }
+        XCTAssertThrowsError(try PortaldCommand.parse(["--time-zone", "Mars/Base"]).resolve(environment: [:])) {
+            XCTAssertEqual(
+                "\($0)", "time zone 'Mars/Base' (--time-zone / PORTAL_TIME_ZONE) is not an IANA name such as Europe/London")
+        }
     }
 
     func testPaymentsAreStripeWithAKeyAndOtherwiseOffNeverSimulatedByDefault() throws {
