@@ -119,8 +119,15 @@ public final class RPCServer: Service, Sendable {
     public func beginDrain() {
         guard drainState.begin() else { return }
         logger.info("Draining", metadata: ["connections": "\(connections.count)"])
-        serverChannel.withLockedValue { $0 }?.close(promise: nil)
-        connections.drainAll()
+        // The go-aways go out once the listening socket is closed, so that a
+        // client that has its go-away finds new connections refused (not
+        // queued in the kernel's backlog, then reset).
+        let connections = self.connections
+        if let listener = serverChannel.withLockedValue({ $0 }) {
+            listener.close().whenComplete { _ in connections.drainAll() }
+        } else {
+            connections.drainAll()
+        }
         calls.close()
         drainStartedContinuation.finish()
     }
