@@ -53,13 +53,13 @@ public struct ServiceDefaults: Hashable, Sendable {
     /// ISO 4217 code of a currency in circulation, three lower-case letters
     /// ("gbp"), as Stripe writes it.
     public let currency: String
+    /// Free text for staff, at most 1000 characters (Unicode scalars).
+    public let notes: String
 
     /// The largest price: Stripe takes amounts of at most eight digits in
     /// minor units (999,999.99 in a two-decimal currency); a larger price
     /// could never be paid.
     public static let largestPriceCents: Int64 = 99_999_999
-    /// Free text for staff, at most 1000 characters (Unicode scalars).
-    public let notes: String
 
     /// Validates and creates service defaults.
     ///

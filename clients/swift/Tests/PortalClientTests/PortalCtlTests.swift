@@ -143,6 +143,44 @@ struct PortalCtlTests {
         #expect(outcome.message == "error: 2025-10-09 already has blocks. (FAILED_PRECONDITION DAY_NOT_EMPTY)")
     }
 
+    @Test("A refusal portalctl can explain adds a hint line, and still exits 1")
+    func hintedRefusal() {
+        let error = RPCError(code: .unauthenticated, reason: "INVALID_CREDENTIALS", message: "Invalid credentials.")
+        let outcome = PortalCtl.outcome(of: HintedFailure(error, hint: "the admin key came from PORTAL_ADMIN_KEY"))
+        #expect(outcome.status == 1)
+        #expect(
+            outcome.message
+                == "error: Invalid credentials. (UNAUTHENTICATED INVALID_CREDENTIALS)\nhint: the admin key came from PORTAL_ADMIN_KEY")
+    }
+
+    @Test("The refused key's source is named, never the key")
+    func adminKeySource() throws {
+        let options = try GlobalOptions.parse([])
+        let resolved = try options.resolveAdminKeyAndSource(
+            environment: ["PORTAL_ADMIN_KEY": "stale"], readFile: { _ in "good" }, fileExists: { _ in true })
+        #expect(resolved?.key == "stale")
+        #expect(resolved?.source == "PORTAL_ADMIN_KEY")
+    }
+
+    @Test("A negative option value gets its own message, not 'missing value'")
+    func negativeOptionValues() {
+        let cases: [([String], String)] = [
+            (["service", "set", "walk", "--duration", "60", "--price", "-5", "--currency", "gbp"], "--price must be 0 or more"),
+            (["health", "--timeout", "-1"], "--timeout must be more than 0"),
+            (["client", "list", "--page-size", "-1"], "--page-size must be 1-500"),
+        ]
+        for (arguments, expected) in cases {
+            do {
+                _ = try PortalCtl.parseAsRoot(arguments)
+                Issue.record("accepted \(arguments)")
+            } catch {
+                let outcome = PortalCtl.outcome(of: error)
+                #expect(outcome.status == 2, "\(arguments)")
+                #expect(outcome.message.contains(expected), "\(arguments): \(outcome.message)")
+            }
+        }
+    }
+
     // MARK: Rendering
 
     static let acceptanceDay: [BlockCapacities] = [
