@@ -64,6 +64,23 @@ final class DrainEndToEndTests: XCTestCase {
         }
     }
 
+    /// With nothing in flight the drain ends at once — but only after the
+    /// go-away: every idle connection gets it before it is closed.
+    func testIdleConnectionsGetTheGoAwayBeforeTheyAreClosed() async throws {
+        try await TestServer.with { server in
+            var clients: [RawTestClient] = []
+            for _ in 0..<4 { clients.append(try await server.connect()) }
+            _ = try await clients[0].call(.health(id: 1))
+            await server.group.triggerGracefulShutdown()
+            for client in clients {
+                let goAway = try await client.nextResponse(timeout: .seconds(3))
+                XCTAssertEqual(goAway.id, 0)
+                XCTAssertEqual(goAway.reason, "GOAWAY")
+                try await client.expectClosed()
+            }
+        }
+    }
+
     func testCallsStillWaitingForTheirTurnWhenTheGracePeriodEndsAreAnsweredShuttingDown() async throws {
         try await TestServer.with(configure: {
             $0.timeouts.drainGracePeriod = .milliseconds(300)

@@ -121,15 +121,22 @@ public final class RPCServer: Service, Sendable {
         logger.info("Draining", metadata: ["connections": "\(connections.count)"])
         // The go-aways go out once the listening socket is closed, so that a
         // client that has its go-away finds new connections refused (not
-        // queued in the kernel's backlog, then reset).
+        // queued in the kernel's backlog, then reset). The rest of the drain
+        // — no new calls, the grace period, closing the connections once
+        // the calls are done — follows the go-aways, never overtakes them.
         let connections = self.connections
-        if let listener = serverChannel.withLockedValue({ $0 }) {
-            listener.close().whenComplete { _ in connections.drainAll() }
-        } else {
+        let calls = self.calls
+        let drainStarted = self.drainStartedContinuation
+        let drain: @Sendable () -> Void = {
             connections.drainAll()
+            calls.close()
+            drainStarted.finish()
         }
-        calls.close()
-        drainStartedContinuation.finish()
+        if let listener = serverChannel.withLockedValue({ $0 }) {
+            listener.close().whenComplete { _ in drain() }
+        } else {
+            drain()
+        }
     }
 
     private func bind() async throws -> any Channel {
