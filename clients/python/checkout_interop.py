@@ -21,7 +21,7 @@ import urllib.parse
 import urllib.request
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from interop_check import ROOT, Checks, free_port, generate_messages, request, wait_for_port  # noqa: E402
+from interop_check import Checks, free_port, generate_messages, request, start_localstripe, wait_for_port  # noqa: E402
 
 # localstripe accepts any key that starts with sk_; this one is not a secret.
 STRIPE_KEY = "sk_test_portal_interop"
@@ -60,12 +60,7 @@ def main():
         generate_messages(os.path.join(tmp, "gen"))
         from portal.v1 import admin_pb2, portal_pb2, types_pb2
 
-        stripe_port = free_port()
-        python = os.path.join(ROOT, ".venv", "bin", "python")
-        stripe_process = subprocess.Popen(
-            [python, os.path.join(ROOT, "scripts", "serve_localstripe.py"), str(stripe_port),
-             os.path.join(tmp, "localstripe")],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        stripe_process, stripe_port = start_localstripe(os.path.join(tmp, "localstripe"))
         server = None
         try:
             wait_for_port(stripe_port, stripe_process, "localstripe").close()

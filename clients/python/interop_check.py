@@ -88,6 +88,17 @@ def free_port():
         return s.getsockname()[1]
 
 
+def start_localstripe(folder):
+    """A localstripe (scripts/serve_localstripe.py) starting on a free port,
+    its data in `folder`: (process, port). Wait for it with wait_for_port."""
+    port = free_port()
+    process = subprocess.Popen(
+        [os.path.join(ROOT, ".venv", "bin", "python"), os.path.join(ROOT, "scripts", "serve_localstripe.py"),
+         str(port), folder],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    return process, port
+
+
 def wait_for_port(port, process, what, seconds=60):
     """A Connection to `port` once `process` listens on it."""
     deadline = time.time() + seconds

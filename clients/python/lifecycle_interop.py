@@ -23,7 +23,7 @@ import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from interop_check import ROOT, Checks, free_port, generate_messages, request, wait_for_port  # noqa: E402
+from interop_check import Checks, free_port, generate_messages, request, start_localstripe, wait_for_port  # noqa: E402
 from checkout_interop import STRIPE_KEY, Stripe  # noqa: E402
 
 HOLD_MINUTES = 1
@@ -107,12 +107,7 @@ def main():
         generate_messages(os.path.join(tmp, "gen"))
         from portal.v1 import admin_pb2, health_pb2, portal_pb2, types_pb2
 
-        stripe_port = free_port()
-        python = os.path.join(ROOT, ".venv", "bin", "python")
-        stripe_process = subprocess.Popen(
-            [python, os.path.join(ROOT, "scripts", "serve_localstripe.py"), str(stripe_port),
-             os.path.join(tmp, "localstripe")],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        stripe_process, stripe_port = start_localstripe(os.path.join(tmp, "localstripe"))
         server = None
         failed_before = 0
         try:
