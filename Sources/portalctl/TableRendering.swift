@@ -2,7 +2,8 @@ import PortalMessages
 import PortalWire
 
 /// Plain-text tables for the terminal: left-aligned columns separated by two
-/// spaces, no trailing blanks.
+/// spaces, no trailing blanks. Widths are terminal columns: an emoji or a
+/// CJK character takes two (``terminalWidth(of:)``).
 struct TextTable {
     var header: [String]
     var rows: [[String]] = []
@@ -12,7 +13,7 @@ struct TextTable {
         var widths = [Int](repeating: 0, count: header.count)
         for row in all {
             for (index, cell) in row.enumerated() where index < widths.count {
-                widths[index] = max(widths[index], cell.count)
+                widths[index] = max(widths[index], Self.terminalWidth(of: cell))
             }
         }
         return all.map { row in
@@ -20,13 +21,36 @@ struct TextTable {
             for (index, cell) in row.enumerated() {
                 line += cell
                 if index < row.count - 1 {
-                    line += String(repeating: " ", count: widths[index] - cell.count + 2)
+                    line += String(repeating: " ", count: widths[index] - Self.terminalWidth(of: cell) + 2)
                 }
             }
             while line.hasSuffix(" ") { line.removeLast() }
             return line
         }.joined(separator: "\n")
     }
+
+    /// The columns `text` takes in a terminal: two for a character shown as
+    /// an emoji or in East Asian wide or full width, one for any other (a
+    /// base letter with its combining marks is one character).
+    static func terminalWidth(of text: String) -> Int {
+        text.reduce(0) { width, character in
+            guard let first = character.unicodeScalars.first else { return width }
+            let wide =
+                first.properties.isEmojiPresentation
+                || character.unicodeScalars.contains { $0.value == 0xFE0F }  // emoji variation selector
+                || wideRanges.contains { $0.contains(first.value) }
+            return width + (wide ? 2 : 1)
+        }
+    }
+
+    /// East Asian Wide and Fullwidth blocks (Hangul Jamo, CJK, Hangul
+    /// syllables, compatibility ideographs, fullwidth forms, the
+    /// supplementary ideographic planes).
+    private static let wideRanges: [ClosedRange<UInt32>] = [
+        0x1100...0x115F, 0x2E80...0x303E, 0x3041...0x33FF, 0x3400...0x4DBF, 0x4E00...0x9FFF,
+        0xA000...0xA4CF, 0xAC00...0xD7A3, 0xF900...0xFAFF, 0xFE30...0xFE4F, 0xFF00...0xFF60,
+        0xFFE0...0xFFE6, 0x20000...0x3FFFD,
+    ]
 }
 
 /// How portalctl shows the server's answers.

@@ -183,6 +183,21 @@ struct PortalCtlTests {
 
     // MARK: Rendering
 
+    @Test("Table columns line up in a terminal when a cell holds emoji, CJK or accents")
+    func wideCharacters() {
+        #expect(TextTable.terminalWidth(of: "Zoë Brontë 🐕") == 13)
+        #expect(TextTable.terminalWidth(of: "山田") == 4)
+        #expect(TextTable.terminalWidth(of: "e\u{301}") == 1)
+        var table = TextTable(header: ["Name", "Login"])
+        table.rows = [["Zoë Brontë 🐕", "active"], ["山田 花子", "none"], ["Ada", "disabled"]]
+        let lines = table.render().split(separator: "\n").map(String.init)
+        // Every second column starts at the same terminal column.
+        let columns = zip(lines, ["Login", "active", "none", "disabled"]).map { line, last in
+            TextTable.terminalWidth(of: String(line.dropLast(last.count)))
+        }
+        #expect(Set(columns).count == 1, "\(lines)")
+    }
+
     static let acceptanceDay: [BlockCapacities] = [
         BlockCapacities(
             block: TimetableBlock(blockId: 1, date: "2025-10-08", startTime: "09:00", endTime: "12:00", label: "Morning Run"),
