@@ -44,6 +44,7 @@ interop: bootstrap
 	.venv/bin/python clients/python/rules_interop.py "$$($(SWIFT) build --show-bin-path)/portald"
 	.venv/bin/python clients/python/lifecycle_interop.py "$$($(SWIFT) build --show-bin-path)/portald"
 	.venv/bin/python clients/python/race_interop.py "$$($(SWIFT) build --show-bin-path)/portald"
+	.venv/bin/python clients/python/fuzz_interop.py "$$($(SWIFT) build --show-bin-path)/portald"
 
 # Two seconds of portal-bench (health, list-blocks) against a fresh portald on a
 # temporary database: proves the tool works; fails only if it fails, never on figures.

@@ -1,4 +1,5 @@
 import NIOCore
+import PortalMessages
 import PortalWire
 import XCTest
 
@@ -100,13 +101,14 @@ final class ConnectionStateMachineTests: XCTestCase {
     func testProtocolViolationSendsOneFinalFrameThenIgnoresEverything() {
         var machine = machine()
         XCTAssertEqual(machine.protocolViolation(.frame(.zeroLength)), .sendFinalFrameAndClose(.frame(.zeroLength)))
-        XCTAssertEqual(machine.protocolViolation(.malformedEnvelope), .none)
+        XCTAssertEqual(machine.protocolViolation(.malformedEnvelope(ProtoDecodingError(kind: .malformed))), .none)
         XCTAssertEqual(machine.receivedRequest(id: 1, runsInline: false, servesWhileDraining: false), .ignore)
         XCTAssertFalse(machine.readRequested())
     }
 
     func testCloseReasonsCarryTheirWireReasons() {
-        XCTAssertEqual(ConnectionCloseReason.malformedEnvelope.rpcError.reason, .malformedFrame)
+        XCTAssertEqual(
+            ConnectionCloseReason.malformedEnvelope(ProtoDecodingError(kind: .malformed)).rpcError.reason, .malformedFrame)
         XCTAssertEqual(ConnectionCloseReason.frame(.zeroLength).rpcError.reason, .malformedFrame)
         XCTAssertEqual(ConnectionCloseReason.frame(.tooLarge(length: 9, maximum: 8)).rpcError.reason, .frameTooLarge)
         XCTAssertEqual(ConnectionCloseReason.idleTimeout(idle).rpcError.reason, .idleTimeout)

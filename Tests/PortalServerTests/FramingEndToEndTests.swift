@@ -107,4 +107,25 @@ final class FramingEndToEndTests: XCTestCase {
             try await server.assertStillServes()
         }
     }
+
+    /// A method name with a NUL is valid protobuf, but not a string this
+    /// service can hold (its C layer ends strings at NUL): the frame is not a
+    /// request envelope, and the final frame says which field is to blame.
+    func testEnvelopeWithANULInItsMethodNamesTheField() async throws {
+        try await TestServer.with { server in
+            let client = try await server.connect()
+            // Written by hand: id 7 (field 1), then the method (field 2) with a NUL.
+            let method = Array("portal.v1.Health/Check".utf8) + [0, UInt8(ascii: "x")]
+            let body: [UInt8] = [0x08, 7, 0x12, UInt8(method.count)] + method
+            try await client.send(bytes: [0, 0, 0, UInt8(body.count)] + body)
+            let error = try await client.nextResponse()
+            XCTAssertEqual(error.id, 0)
+            XCTAssertEqual(error.code, .invalidArgument)
+            XCTAssertEqual(error.reason, "MALFORMED_FRAME")
+            XCTAssertEqual(error.status?.details["field"], "method")
+            XCTAssertTrue(error.status?.message.contains("'method' contains a NUL byte") == true, error.status?.message ?? "")
+            try await client.expectClosed()
+            try await server.assertStillServes()
+        }
+    }
 }

@@ -120,7 +120,7 @@ package final class ConnectionHandler: ChannelDuplexHandler {
             do {
                 envelope = try RequestEnvelope(buffer: frame)
             } catch {
-                closeWithFinalFrame(machine.protocolViolation(.malformedEnvelope), context: context)
+                closeWithFinalFrame(machine.protocolViolation(.malformedEnvelope(error)), context: context)
                 return
             }
             handle(envelope, context: context)

@@ -1,4 +1,5 @@
 import NIOCore
+import PortalMessages
 import PortalWire
 
 /// Why a connection is closed by the server. Each is announced to the peer in
@@ -6,8 +7,9 @@ import PortalWire
 package enum ConnectionCloseReason: Sendable, Equatable {
     /// The byte stream could not be split into frames (zero or oversized length).
     case frame(FrameError)
-    /// A whole frame arrived that is not a `RequestEnvelope`.
-    case malformedEnvelope
+    /// A whole frame arrived that is not a `RequestEnvelope` — not protobuf,
+    /// or a `method` or `metadata` string that is not UTF-8 without NUL.
+    case malformedEnvelope(ProtoDecodingError)
     /// Nothing arrived for the idle timeout while no request was in flight.
     case idleTimeout(TimeAmount)
     /// A frame did not arrive whole within the frame timeout.
@@ -18,10 +20,11 @@ package enum ConnectionCloseReason: Sendable, Equatable {
         switch self {
         case .frame(let error):
             error.rpcError
-        case .malformedEnvelope:
+        case .malformedEnvelope(let error):
             RPCError(
                 code: .invalidArgument, reason: .malformedFrame,
-                message: "Frame is not a valid RequestEnvelope.")
+                message: "Frame is not a valid RequestEnvelope: \(error).",
+                details: error.field.map { ["field": $0] } ?? [:])
         case .idleTimeout(let timeout):
             RPCError(
                 code: .unavailable, reason: .idleTimeout,
