@@ -21,7 +21,7 @@ import urllib.parse
 import urllib.request
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from interop_check import Checks, free_port, generate_messages, request, start_localstripe, wait_for_port  # noqa: E402
+from interop_check import Checks, free_port, generate_messages, request, start_localstripe, kill_if_running, wait_for_port  # noqa: E402
 
 # localstripe accepts any key that starts with sk_; this one is not a secret.
 STRIPE_KEY = "sk_test_portal_interop"
@@ -205,10 +205,7 @@ def main():
                   all(secret not in log for secret in [key, STRIPE_KEY, started.client_secret, started.hold_token]
                       + list(sessions.values())))
         finally:
-            for process in (server, stripe_process):
-                if process is not None and process.poll() is None:
-                    process.kill()
-                    process.wait()
+            kill_if_running(server, stripe_process)
 
     check.finish()
 

@@ -46,7 +46,7 @@ import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from interop_check import Checks, Connection, free_port, generate_messages, request, wait_for_port  # noqa: E402
+from interop_check import Checks, Connection, free_port, generate_messages, request, kill_if_running, wait_for_port  # noqa: E402
 
 DEFAULT_SEED = 20251008
 BATCHES = 12
@@ -1360,9 +1360,7 @@ def main():
             server.wait(timeout=30)
             check("portald drains and exits 0 on SIGTERM", server.returncode == 0, server.returncode)
         finally:
-            if server.poll() is None:
-                server.kill()
-                server.wait()
+            kill_if_running(server)
             log.close()
 
         text = open(log_path, "rb").read().decode("utf-8", "replace")

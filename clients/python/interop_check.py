@@ -99,6 +99,15 @@ def start_localstripe(folder):
     return process, port
 
 
+def kill_if_running(*processes):
+    """Kills each process still running (None is skipped) and reaps it: for a
+    script's `finally`, whatever happened before."""
+    for process in processes:
+        if process is not None and process.poll() is None:
+            process.kill()
+            process.wait()
+
+
 def wait_for_port(port, process, what, seconds=60):
     """A Connection to `port` once `process` listens on it."""
     deadline = time.time() + seconds
@@ -233,9 +242,7 @@ def main():
             log = server.stderr.read().decode(errors="replace")
             check("the admin key never appears in the log", key not in log)
         finally:
-            if server.poll() is None:
-                server.kill()
-                server.wait()
+            kill_if_running(server)
 
     check.finish()
 

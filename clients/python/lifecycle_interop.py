@@ -23,7 +23,7 @@ import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from interop_check import Checks, free_port, generate_messages, request, start_localstripe, wait_for_port  # noqa: E402
+from interop_check import Checks, free_port, generate_messages, request, start_localstripe, kill_if_running, wait_for_port  # noqa: E402
 from checkout_interop import STRIPE_KEY, Stripe  # noqa: E402
 
 HOLD_MINUTES = 1
@@ -530,10 +530,7 @@ def main():
                 s for h in list(holds.values()) + [h7] for s in (h.hold_token, h.client_secret)]
             check("no token, client secret or key in either portald log", all(s not in log for s in secrets))
         finally:
-            for process in (server.process if server else None, stripe_process):
-                if process is not None and process.poll() is None:
-                    process.kill()
-                    process.wait()
+            kill_if_running(server.process if server else None, stripe_process)
             failed_before = check.results.count(False)
             keep = os.environ.get("LIFECYCLE_KEEP_LOGS")
             if server is not None and os.path.exists(server.log_path):

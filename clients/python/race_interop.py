@@ -24,7 +24,7 @@ import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from interop_check import Checks, Connection, free_port, generate_messages, request, wait_for_port  # noqa: E402
+from interop_check import Checks, Connection, free_port, generate_messages, request, kill_if_running, wait_for_port  # noqa: E402
 
 CODES = {"OK": 0, "INVALID_ARGUMENT": 3, "NOT_FOUND": 5, "PERMISSION_DENIED": 7, "FAILED_PRECONDITION": 9,
          "UNAUTHENTICATED": 16}
@@ -688,9 +688,7 @@ def main():
             check("portald exits cleanly (logins took %.1f s, whole run %.1f s)"
                   % (login_seconds, time.time() - started), server.returncode == 0, server.returncode)
         finally:
-            if server.poll() is None:
-                server.kill()
-                server.wait()
+            kill_if_running(server)
 
     check.finish()
 

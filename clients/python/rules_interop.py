@@ -23,7 +23,7 @@ import time
 import zoneinfo
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from interop_check import Checks, free_port, generate_messages, request, wait_for_port  # noqa: E402
+from interop_check import Checks, free_port, generate_messages, request, kill_if_running, wait_for_port  # noqa: E402
 
 CODES = {"OK": 0, "INVALID_ARGUMENT": 3, "NOT_FOUND": 5, "ALREADY_EXISTS": 6, "PERMISSION_DENIED": 7,
          "RESOURCE_EXHAUSTED": 8, "FAILED_PRECONDITION": 9, "UNAUTHENTICATED": 16}
@@ -142,9 +142,7 @@ class Server:
         return self.process.returncode
 
     def kill(self):
-        if self.process.poll() is None:
-            self.process.kill()
-            self.process.wait()
+        kill_if_running(self.process)
 
 
 def hhmm(minutes):

@@ -19,7 +19,7 @@ import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from interop_check import Checks, free_port, generate_messages, request, wait_for_port  # noqa: E402
+from interop_check import Checks, free_port, generate_messages, request, kill_if_running, wait_for_port  # noqa: E402
 
 CODES = {"OK": 0, "INVALID_ARGUMENT": 3, "NOT_FOUND": 5, "ALREADY_EXISTS": 6, "PERMISSION_DENIED": 7,
          "FAILED_PRECONDITION": 9, "UNAUTHENTICATED": 16}
@@ -348,9 +348,7 @@ def main():
             server.wait(timeout=30)
             check("portald exits cleanly", server.returncode == 0, server.returncode)
         finally:
-            if server.poll() is None:
-                server.kill()
-                server.wait()
+            kill_if_running(server)
 
     check.finish()
 

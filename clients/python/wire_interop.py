@@ -19,7 +19,7 @@ import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from interop_check import Checks, Connection, free_port, generate_messages, request, wait_for_port  # noqa: E402
+from interop_check import Checks, Connection, free_port, generate_messages, request, kill_if_running, wait_for_port  # noqa: E402
 
 CODES = {"OK": 0, "CANCELLED": 1, "INVALID_ARGUMENT": 3, "DEADLINE_EXCEEDED": 4, "NOT_FOUND": 5,
          "PERMISSION_DENIED": 7, "RESOURCE_EXHAUSTED": 8, "UNIMPLEMENTED": 12, "UNAVAILABLE": 14,
@@ -388,10 +388,7 @@ def main():
             server.send_signal(signal.SIGTERM)
             server.wait(timeout=15)
         finally:
-            for process in servers:
-                if process.poll() is None:
-                    process.kill()
-                    process.wait()
+            kill_if_running(*servers)
 
     check.finish()
 
