@@ -818,6 +818,17 @@ def main():
                         used_ids.add(i)
                         return i
 
+            def until_marker(conn, answers):
+                """Sends a Health/Check marker and files every answer that arrives before it in `answers` (by
+                id): the marker comes back after everything sent earlier, so a duplicate answer is among them."""
+                marker = new_id()
+                conn.send(request(marker, HEALTH, health_pb2.HealthCheckRequest()))
+                while True:
+                    r = conn.receive()
+                    if r.id == marker:
+                        return answers
+                    answers.setdefault(r.id, []).append(r)
+
             for batch in range(BATCHES):
                 cases = {}
                 for method, (in_desc, _) in METHODS.items():
@@ -854,13 +865,7 @@ def main():
                     while want - set(answers):
                         r = fuzz.receive()
                         answers.setdefault(r.id, []).append(r)
-                    marker = new_id()
-                    fuzz.send(request(marker, HEALTH, health_pb2.HealthCheckRequest()))
-                    while True:
-                        r = fuzz.receive()
-                        if r.id == marker:
-                            break
-                        answers.setdefault(r.id, []).append(r)
+                    until_marker(fuzz, answers)
                 except (OSError, EOFError) as error:
                     fail("answered", "batch %d: the fuzz connection failed: %r (after %d answers)" % (
                         batch, error, len(answers)))
@@ -1014,13 +1019,7 @@ def main():
                 while any(len(got.get(i, [])) < n for i, n in want.items()):
                     r = conn.receive()
                     got.setdefault(r.id, []).append(r)
-                marker = new_id()
-                conn.send(request(marker, HEALTH, health_pb2.HealthCheckRequest()))
-                while True:
-                    r = conn.receive()
-                    if r.id == marker:
-                        return got
-                    got.setdefault(r.id, []).append(r)
+                return until_marker(conn, got)
 
             def names_of_clients():
                 out, token = set(), ""
