@@ -3,6 +3,7 @@ import Foundation
 import Logging
 import NIOCore
 import PortalCheckout
+import struct PortalDomain.BusinessCalendar
 import PortalServer
 import ServiceLifecycle
 
@@ -129,9 +130,10 @@ struct PortaldCommand: AsyncParsableCommand {
         await assembly.store.close()
     }
 
-    /// `name` when it is an IANA time zone this machine knows.
+    /// `name` when the business calendar takes it (an IANA time zone this
+    /// machine knows) — the store opens its calendar with the same rule.
     private func knownTimeZone(_ name: String) throws -> String {
-        guard TimeZone(identifier: name) != nil else {
+        guard (try? BusinessCalendar(timeZoneIdentifier: name)) != nil else {
             throw ConfigurationError(
                 description: "time zone '\(name)' (--time-zone / PORTAL_TIME_ZONE) is not an IANA name such as Europe/London")
         }
