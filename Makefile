@@ -46,14 +46,15 @@ interop: bootstrap
 	.venv/bin/python clients/python/race_interop.py "$$($(SWIFT) build --show-bin-path)/portald"
 	.venv/bin/python clients/python/fuzz_interop.py "$$($(SWIFT) build --show-bin-path)/portald"
 
-# Two seconds of portal-bench (health, list-blocks) against a fresh portald on a
-# temporary database: proves the tool works; fails only if it fails, never on figures.
+# One second of each portal-bench scenario against a fresh portald on a temporary
+# database: proves the tool and the paths work; fails if the tool fails or an
+# answer is not OK, never on figures.
 bench-smoke: bootstrap
 	@scripts/bench.sh smoke
 
 # Release build, portald on a temporary database and a free port, the standard
-# matrix (1x1, 4x64, 16x256) for health and list-blocks (+ checkout and mixed
-# when available) and 1,000 idle connections; writes the table into docs/performance.md.
+# matrix (1x1, 4x64, 16x256) for health and list-blocks (+ start-checkout,
+# checkout and mixed when available) and 1,000 idle connections; writes the table into docs/performance.md.
 bench: bootstrap
 	@scripts/bench.sh matrix
 

@@ -4,16 +4,19 @@
 #   scripts/bench.sh matrix   release build; portald (release) on a temporary
 #                             database and a free loopback port; the standard
 #                             matrix (1x1, 4x64, 16x256) for health and
-#                             list-blocks (+ checkout and mixed when portald
-#                             has --payments); 1,000 idle connections; the table
-#                             goes into docs/performance.md.
-#   scripts/bench.sh smoke    debug build; two seconds of portal-bench against
-#                             a fresh portald. Fails only if the tool fails,
-#                             never on figures.
+#                             list-blocks (+ start-checkout, checkout and mixed
+#                             when portald has --payments); 1,000 idle
+#                             connections; the table goes into
+#                             docs/performance.md.
+#   scripts/bench.sh smoke    debug build; one second of each scenario against
+#                             a fresh portald. Fails if the tool fails or a
+#                             scenario gets an answer that is not OK, never on
+#                             figures.
 #
 # Environment: BENCH_DURATION (seconds, default 10), BENCH_WARMUP (default 2),
 # BENCH_SCRATCH (release scratch path, default .build-release),
-# BENCH_SCENARIOS (default "health list-blocks", + checkout mixed when available),
+# BENCH_SCENARIOS (default "health list-blocks", + start-checkout checkout mixed
+# when available),
 # BENCH_MATRIX (default "1x1 4x64 16x256").
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
@@ -54,9 +57,22 @@ smoke)
   swift build "${flags[@]}" --product portal-bench >/dev/null
   bin="$(swift build "${flags[@]}" --show-bin-path)"
   start_portald "$bin"
-  "$bin/portal-bench" health --port "$port" -c 2 -k 8 --duration 1 --warmup 0 --server-pid "$pid"
-  "$bin/portal-bench" list-blocks --port "$port" -c 2 -k 8 --duration 1 --warmup 0 \
-    --server-pid "$pid" --admin-key "$key" --clients 1 --holds 2 --bookings 2
+  # Each scenario for a second; every answer must be OK (errors=0): that is
+  # a fact about the paths, not a figure.
+  smoke_run() {  # $1 = scenario, then extra flags
+    local out
+    out="$("$bin/portal-bench" "$1" --port "$port" -c 2 -k 8 --duration 1 --warmup 0 \
+      --server-pid "$pid" --machine-readable "${@:2}")"
+    echo "$out"
+    grep -Eq "^RESULT scenario=$1 .* errors=0( |$)" <<<"$out" || { echo "bench-smoke: $1 answered errors" >&2; exit 1; }
+  }
+  smoke_run health
+  smoke_run list-blocks --admin-key "$key" --clients 1 --holds 2 --bookings 2
+  if "$bin/portald" --help 2>&1 | grep -q -- '--payments'; then
+    smoke_run start-checkout --admin-key "$key"
+    smoke_run checkout --admin-key "$key" --date 2030-06-01
+    smoke_run mixed --admin-key "$key" --date 2030-06-02
+  fi
   echo "bench-smoke: portal-bench works"
   ;;
 matrix)
@@ -69,7 +85,7 @@ matrix)
   warmup="${BENCH_WARMUP:-2}"
   scenarios="${BENCH_SCENARIOS:-health list-blocks}"
   if [ -z "${BENCH_SCENARIOS:-}" ] && "$bin/portald" --help 2>&1 | grep -q -- '--payments'; then
-    scenarios="$scenarios checkout mixed"
+    scenarios="$scenarios start-checkout checkout mixed"
   fi
   results="$tmp/results.txt"
   : >"$results"
