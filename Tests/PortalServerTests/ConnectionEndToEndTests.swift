@@ -1,3 +1,6 @@
+#if canImport(Glibc)
+import Glibc
+#endif
 import NIOCore
 import PortalMessages
 import PortalWire
@@ -22,6 +25,48 @@ final class ConnectionEndToEndTests: XCTestCase {
             let client = try await server.connect()
             let response = try await client.call(.test(TestMethods.slow, id: 1, milliseconds: 600))
             XCTAssertEqual(response.code, .ok)
+        }
+    }
+
+    /// A client that reads its answers slowly is not idle while they are
+    /// still going out: 80 answers of 100 KB (8 MB, far more than the
+    /// sockets' buffers), read 4 KB at a time over a 4-KB receive buffer,
+    /// all arrive although reading them takes many idle timeouts (and
+    /// more than the frame timeout, which bounds how long a closing
+    /// connection waits for its last bytes to go out); then the idle
+    /// timeout closes the connection with its final frame.
+    func testASlowReaderGetsEveryAnswerBeforeTheIdleTimeout() async throws {
+        try await TestServer.with(configure: {
+            $0.timeouts.idleTimeout = .milliseconds(300)
+            $0.timeouts.frameTimeout = .milliseconds(500)
+        }) { server in
+            let reader = try SlowReader(port: server.port)
+            defer { reader.close() }
+            let count = 80
+            var requests = ByteBuffer()
+            for id in 1...count {
+                requests.writeFrame(
+                    RequestEnvelope(
+                        id: UInt64(id), method: TestMethods.large.fullName,
+                        payload: HealthCheckRequest(service: "100000").serializedBytes()))
+            }
+            try reader.send(Array(requests.readableBytesView))
+            let started = ContinuousClock.now
+            var answered: Set<UInt64> = []
+            var finalFrame: ResponseEnvelope?
+            while let frame = try await reader.nextFrame() {
+                if frame.id == 0 {
+                    finalFrame = frame
+                    continue
+                }
+                XCTAssertEqual(frame.code, .ok)
+                XCTAssertEqual(try HealthCheckRequest(serializedBytes: frame.payload).service.utf8.count, 100_000)
+                answered.insert(frame.id)
+            }
+            XCTAssertEqual(answered, Set(1...UInt64(count)), "every answer arrives before the close")
+            XCTAssertEqual(finalFrame?.reason, "IDLE_TIMEOUT", "then the idle timeout's final frame")
+            // Reading took longer than the idle timeout by far: the test proves something.
+            XCTAssertGreaterThan(ContinuousClock.now - started, .milliseconds(900))
         }
     }
 
@@ -70,4 +115,62 @@ final class ConnectionEndToEndTests: XCTestCase {
             XCTAssertTrue(admitted)
         }
     }
+}
+
+/// A blocking-free POSIX client with a 4-KB receive buffer that reads at
+/// most 4 KB per millisecond.
+private final class SlowReader {
+    private let fd: Int32
+    private var parser = FrameParser(maximumFrameLength: 64 * 1024 * 1024)
+
+    init(port: Int) throws {
+        fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        var size: Int32 = 4096
+        setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &size, socklen_t(MemoryLayout<Int32>.size))
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_port = in_port_t(UInt16(port).bigEndian)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        let connected = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
+            }
+        }
+        guard connected == 0 else { throw ClientTimeout() }
+        _ = fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK)
+    }
+
+    func send(_ bytes: [UInt8]) throws {
+        var offset = 0
+        while offset < bytes.count {
+            let sent = bytes[offset...].withUnsafeBytes { Glibc.send(fd, $0.baseAddress, $0.count, 0) }
+            if sent > 0 {
+                offset += sent
+            } else if errno == EAGAIN {
+                usleep(1000)
+            } else {
+                throw ClientTimeout()
+            }
+        }
+    }
+
+    /// The next whole frame, or nil once the server has closed; fails after 30 s.
+    func nextFrame() async throws -> ResponseEnvelope? {
+        let giveUp = ContinuousClock.now + .seconds(30)
+        var chunk = [UInt8](repeating: 0, count: 4096)
+        while ContinuousClock.now < giveUp {
+            if let frame = try parser.nextFrame() { return try ResponseEnvelope(buffer: frame) }
+            let got = chunk.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
+            if got > 0 {
+                var buffer = ByteBuffer(bytes: chunk[..<got])
+                parser.append(&buffer)
+            } else if got == 0 || (errno != EAGAIN && errno != EWOULDBLOCK) {
+                return nil
+            }
+            try await Task.sleep(for: .milliseconds(1))
+        }
+        throw ClientTimeout()
+    }
+
+    func close() { Glibc.close(fd) }
 }

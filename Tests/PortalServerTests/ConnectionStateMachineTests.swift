@@ -174,6 +174,32 @@ final class ConnectionStateMachineTests: XCTestCase {
         XCTAssertEqual(machine.idleTimerFired(now: start + idle), .close(.idleTimeout(idle)))
     }
 
+    func testAnswersStillGoingOutToASlowReaderAreNotIdleness() {
+        var machine = machine()
+        _ = machine.readBurstCompleted(now: start, completedFrames: true, hasPartialFrame: false)
+        _ = machine.writabilityChanged(isWritable: false, now: start)
+        // The first check that finds answers waiting gives the peer a whole timeout.
+        XCTAssertEqual(machine.idleTimerFired(now: start + idle, unsentBytes: 90_000), .scheduleCheck(start + idle + idle))
+        // Fewer wait at each check: the peer reads, slowly.
+        XCTAssertEqual(
+            machine.idleTimerFired(now: start + idle * 2, unsentBytes: 40_000), .scheduleCheck(start + idle * 3))
+        // Then the last of them go out: the connection is idle from then on.
+        XCTAssertEqual(machine.idleTimerFired(now: start + idle * 3, unsentBytes: 0), .scheduleCheck(start + idle * 4))
+        XCTAssertEqual(machine.idleTimerFired(now: start + idle * 4, unsentBytes: 0), .close(.idleTimeout(idle)))
+    }
+
+    func testAPeerThatStopsReadingItsAnswersMeetsTheIdleTimeout() {
+        var machine = machine()
+        _ = machine.readBurstCompleted(now: start, completedFrames: true, hasPartialFrame: false)
+        _ = machine.writabilityChanged(isWritable: false, now: start)
+        XCTAssertEqual(machine.idleTimerFired(now: start + idle, unsentBytes: 90_000), .scheduleCheck(start + idle * 2))
+        XCTAssertEqual(machine.idleTimerFired(now: start + idle * 2, unsentBytes: 90_000), .close(.idleTimeout(idle)))
+        // More answers queued since (larger than before) are not progress either.
+        var other = self.machine()
+        XCTAssertEqual(other.idleTimerFired(now: start + idle, unsentBytes: 10), .scheduleCheck(start + idle * 2))
+        XCTAssertEqual(other.idleTimerFired(now: start + idle * 2, unsentBytes: 20), .close(.idleTimeout(idle)))
+    }
+
     // MARK: Idle timer
 
     func testIdleConnectionIsClosedAtTheIdleTimeout() {

@@ -360,7 +360,9 @@ package final class ConnectionHandler: ChannelDuplexHandler {
 
     private func idleCheckDue() {
         guard let context else { return }
-        apply(machine.idleTimerFired(now: context.eventLoop.now), context: context, idle: true)
+        let unsent = (try? context.channel.syncOptions?.getOption(.bufferedWritableBytes)) ?? 0
+        apply(
+            machine.idleTimerFired(now: context.eventLoop.now, unsentBytes: unsent), context: context, idle: true)
     }
 
     private func frameCheckDue() {

@@ -164,6 +164,8 @@ package struct ConnectionStateMachine: Sendable {
     private var frameCheckScheduled = false
     private var isWritable = true
     private var readPending = false
+    /// The answers' bytes waiting to go out at the last idle check, if any.
+    private var unsentBytesAtLastCheck: Int?
 
     /// A machine for a connection that became active at `now`; the handler
     /// schedules the first idle check at ``idleCheckDeadline``.
@@ -280,8 +282,22 @@ package struct ConnectionStateMachine: Sendable {
     }
 
     /// The idle-timer check scheduled earlier is due.
-    package mutating func idleTimerFired(now: NIODeadline) -> TimerAction {
+    ///
+    /// - Parameter unsentBytes: the answers' bytes still waiting to go out
+    ///   (the channel's buffered writable bytes). A connection whose answers
+    ///   are still going out to a peer that reads them, however slowly, is
+    ///   not idle: when fewer bytes wait than at the previous check (or the
+    ///   first check finds some), the clock starts again. One whose peer has
+    ///   stopped reading is closed once nothing has gone out for the idle
+    ///   timeout — seen by the checks, so between one and two idle timeouts
+    ///   after the peer last took a byte.
+    package mutating func idleTimerFired(now: NIODeadline, unsentBytes: Int = 0) -> TimerAction {
         guard !isClosing else { return .none }
+        let answersMoved = unsentBytesAtLastCheck.map { unsentBytes < $0 } ?? (unsentBytes > 0)
+        unsentBytesAtLastCheck = unsentBytes > 0 ? unsentBytes : nil
+        if answersMoved {
+            lastActivity = now
+        }
         // Busy connections are not idle; a partial frame is the frame timer's
         // business — unless reading is held for the peer's unread answers.
         if !inFlight.isEmpty || (partialFrameSince != nil && isWritable) {

@@ -22,6 +22,9 @@ enum TestMethods {
     /// thread, as a password hash is), then refuses (FAILED_PRECONDITION).
     static let stubbornRefusal = MethodDescriptor<HealthCheckRequest, HealthCheckResponse>(
         service: "test.v1.Test", name: "StubbornRefusal")
+    /// Async: answers with `service` bytes of "x" (in a HealthCheckRequest's
+    /// `service` field), for tests that need large answers.
+    static let large = MethodDescriptor<HealthCheckRequest, HealthCheckRequest>(service: "test.v1.Test", name: "Large")
 }
 
 struct SecretFailure: Error, CustomStringConvertible {
@@ -66,6 +69,9 @@ final class TestServer: Sendable {
             runs.record("block")
             usleep(UInt32(Int(request.service) ?? 0) * 1000)
             return HealthCheckResponse(status: .serving)
+        }
+        router.register(TestMethods.large) { request, _ in
+            HealthCheckRequest(service: String(repeating: "x", count: Int(request.service) ?? 0))
         }
         router.register(TestMethods.fail) { _, _ in
             throw SecretFailure()
