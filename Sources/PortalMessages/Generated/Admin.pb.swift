@@ -1285,7 +1285,8 @@ public struct ListClientsRequest: ProtoMessage {
     /// `"portal.v1.ListClientsRequest"`.
     public static var protoMessageName: String { "portal.v1.ListClientsRequest" }
 
-    /// Page size, 1-500; 0 means 50.
+    /// Page size: 0 means 50; 1-500 as asked; over 500 is served as 500;
+    /// negative is refused (INVALID_ARGUMENT, INVALID_PAGE_SIZE).
     ///
     /// Proto: `int32 page_size = 1`.
     public var pageSize: Int32

@@ -93,7 +93,10 @@ public struct ResponseEnvelope: ProtoMessage {
     public static var protoMessageName: String { "portal.v1.ResponseEnvelope" }
 
     /// The id of the request this answers; 0 for a frame the server sends on its
-    /// own (go-away, fatal protocol error).
+    /// own (go-away, fatal protocol error) — and for the answer to a request
+    /// that itself carried id 0 (reason INVALID_REQUEST_ID, not fatal), which
+    /// a client that never sends id 0 never sees. Tell them apart by
+    /// status.reason.
     ///
     /// Proto: `uint64 id = 1`.
     public var id: UInt64

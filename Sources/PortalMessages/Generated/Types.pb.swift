@@ -26,7 +26,9 @@ public enum BookingStatus: Sendable, Hashable, RawRepresentable {
     ///
     /// `BOOKING_STATUS_CONFIRMED` = 1.
     case confirmed
-    /// Cancelled by staff; no longer holds a slot.
+    /// Cancelled; no longer holds a slot. No portal.v1 method cancels a
+    /// booking yet (reserved for a staff cancellation), so the server does not
+    /// produce it today.
     ///
     /// `BOOKING_STATUS_CANCELLED` = 2.
     case cancelled
@@ -84,11 +86,13 @@ public enum PaymentState: Sendable, Hashable, RawRepresentable {
     ///
     /// `PAYMENT_STATE_CAPTURED` = 2.
     case captured
-    /// The authorisation was released; the client was not charged.
+    /// The authorisation was released; the client was not charged. A
+    /// confirmed booking shows it only when its capture found the PaymentIntent
+    /// cancelled outside Portal (staff must look; see docs/checkout.md).
     ///
     /// `PAYMENT_STATE_CANCELED` = 3.
     case canceled
-    /// Captured and then refunded.
+    /// Captured and then refunded. Not produced yet: Portal has no refund call.
     ///
     /// `PAYMENT_STATE_REFUNDED` = 4.
     case refunded
@@ -604,7 +608,7 @@ public struct AvailableBlock: ProtoMessage {
     }
 }
 
-/// A confirmed, pre-paid booking.
+/// A pre-paid booking.
 ///
 /// Proto message `portal.v1.Booking`.
 public struct Booking: ProtoMessage {
@@ -641,12 +645,17 @@ public struct Booking: ProtoMessage {
     /// Proto: `string start_time = 6`.
     public var startTime: String
 
-    /// End time of day, "HH:MM" (start + the service's duration).
+    /// End time of day, "HH:MM": start + the booking's duration, which is the
+    /// service's duration when it was booked and is kept when the booking is
+    /// rescheduled (a later change of the service's duration does not change
+    /// it). An end past midnight is that time on the next day; a 24-hour
+    /// booking ends at its start time, the next day.
     ///
     /// Proto: `string end_time = 7`.
     public var endTime: String
 
-    /// The block's label when the booking was made; later renames do not change it.
+    /// The block's label when the booking was made (or last rescheduled, to
+    /// the new block's); later renames do not change it.
     ///
     /// Proto: `string block_label = 8`.
     public var blockLabel: String

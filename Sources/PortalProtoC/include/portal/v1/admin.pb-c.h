@@ -623,7 +623,8 @@ struct  Portal__V1__ListClientsRequest
 {
   ProtobufCMessage base;
   /*
-   * Page size, 1-500; 0 means 50.
+   * Page size: 0 means 50; 1-500 as asked; over 500 is served as 500;
+   * negative is refused (INVALID_ARGUMENT, INVALID_PAGE_SIZE).
    */
   int32_t page_size;
   /*

@@ -40,7 +40,9 @@ typedef enum _Portal__V1__BookingStatus {
    */
   PORTAL__V1__BOOKING_STATUS__BOOKING_STATUS_CONFIRMED = 1,
   /*
-   * Cancelled by staff; no longer holds a slot.
+   * Cancelled; no longer holds a slot. No portal.v1 method cancels a
+   * booking yet (reserved for a staff cancellation), so the server does not
+   * produce it today.
    */
   PORTAL__V1__BOOKING_STATUS__BOOKING_STATUS_CANCELLED = 2
     PROTOBUF_C__FORCE_ENUM_TO_BE_INT_SIZE(PORTAL__V1__BOOKING_STATUS)
@@ -62,11 +64,13 @@ typedef enum _Portal__V1__PaymentState {
    */
   PORTAL__V1__PAYMENT_STATE__PAYMENT_STATE_CAPTURED = 2,
   /*
-   * The authorisation was released; the client was not charged.
+   * The authorisation was released; the client was not charged. A
+   * confirmed booking shows it only when its capture found the PaymentIntent
+   * cancelled outside Portal (staff must look; see docs/checkout.md).
    */
   PORTAL__V1__PAYMENT_STATE__PAYMENT_STATE_CANCELED = 3,
   /*
-   * Captured and then refunded.
+   * Captured and then refunded. Not produced yet: Portal has no refund call.
    */
   PORTAL__V1__PAYMENT_STATE__PAYMENT_STATE_REFUNDED = 4
     PROTOBUF_C__FORCE_ENUM_TO_BE_INT_SIZE(PORTAL__V1__PAYMENT_STATE)
@@ -281,7 +285,7 @@ struct  Portal__V1__AvailableBlock
 
 
 /*
- * A confirmed, pre-paid booking.
+ * A pre-paid booking.
  */
 struct  Portal__V1__Booking
 {
@@ -311,11 +315,16 @@ struct  Portal__V1__Booking
    */
   char *start_time;
   /*
-   * End time of day, "HH:MM" (start + the service's duration).
+   * End time of day, "HH:MM": start + the booking's duration, which is the
+   * service's duration when it was booked and is kept when the booking is
+   * rescheduled (a later change of the service's duration does not change
+   * it). An end past midnight is that time on the next day; a 24-hour
+   * booking ends at its start time, the next day.
    */
   char *end_time;
   /*
-   * The block's label when the booking was made; later renames do not change it.
+   * The block's label when the booking was made (or last rescheduled, to
+   * the new block's); later renames do not change it.
    */
   char *block_label;
   /*
