@@ -71,7 +71,8 @@ struct TimetableAPI: Sendable {
             let date = try LocalDate(request.date)
             return GetDayResponse(
                 date: date.description,
-                blocks: try await store.day(date).map(PortalMessages.BlockCapacities.init))
+                blocks: try await store.day(date).map(PortalMessages.BlockCapacities.init),
+                timeZone: store.calendar.identifier)
         }
 
         router.registerAdmin(AdminMethods.copyDay, authenticator: authenticator) { request in
@@ -111,7 +112,8 @@ struct TimetableAPI: Sendable {
                 let snapshot = try await store.availabilitySnapshot(
                     on: try LocalDate(request.date), for: try ServiceCode(request.serviceCode))
                 let response = ListBlocksResponse(
-                    blocks: snapshot.blocks.map(PortalMessages.AvailableBlock.init))
+                    blocks: snapshot.blocks.map(PortalMessages.AvailableBlock.init),
+                    timeZone: store.calendar.identifier)
                 answers.insert(
                     KeptAvailability(encoded: response.serializedBytes(), scope: snapshot.scope),
                     for: AvailabilityKey(requestBytes: request.serializedBytes()),

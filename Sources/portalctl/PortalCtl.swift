@@ -122,7 +122,9 @@ struct DayShowCommand: AsyncParsableCommand {
         let day = try await global.withClient { client, _ in
             try await client.call(AdminMethods.getDay, GetDayRequest(date: date.description))
         }
-        print(Rendering.day(date: day.date.isEmpty ? date.description : day.date, blocks: day.blocks))
+        print(
+            Rendering.day(
+                date: day.date.isEmpty ? date.description : day.date, timeZone: day.timeZone, blocks: day.blocks))
     }
 }
 

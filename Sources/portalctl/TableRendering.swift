@@ -66,7 +66,7 @@ enum Rendering {
     /// 09:00-12:00 Morning Run (#1)  -        5/0/0/5
     /// 13:00-16:00 Afternoon (#2)    2/0/0/2  3/0/0/3
     /// ```
-    static func day(date: String, blocks: [BlockCapacities]) -> String {
+    static func day(date: String, timeZone: String = "", blocks: [BlockCapacities]) -> String {
         guard !blocks.isEmpty else { return "No blocks on \(date)." }
         let services = Set(blocks.flatMap { $0.capacities.map(\.serviceCode) }).sorted()
         var table = TextTable(header: ["Block"] + services)
@@ -86,7 +86,8 @@ enum Rendering {
             }
             table.rows.append(row)
         }
-        var lines = ["\(date)  (cells: capacity/booked/held/remaining)", table.render()]
+        let zone = timeZone.isEmpty ? "" : " \(timeZone) time"
+        var lines = ["\(date)\(zone)  (cells: capacity/booked/held/remaining)", table.render()]
         if services.isEmpty { lines.append("No services are offered in these blocks yet.") }
         if anyOverlap { lines.append("* one client may hold overlapping bookings of this service") }
         return lines.joined(separator: "\n")

@@ -44,6 +44,7 @@ final class TimetableAcceptanceTests: XCTestCase {
             for date in ["2025-10-08", "2025-10-09"] {
                 let day = try await admin.call(AdminMethods.getDay, GetDayRequest(date: date))
                 XCTAssertEqual(day.date, date)
+                XCTAssertEqual(day.timeZone, "Europe/London", "the zone its dates and times are local to")
                 XCTAssertEqual(day.blocks.map { $0.block?.label }, ["Morning Run", "Afternoon"])
                 XCTAssertEqual(day.blocks.map { $0.block?.startTime }, ["09:00", "13:00"])
                 XCTAssertEqual(day.blocks[0].capacities.map(\.serviceCode), ["walk"])
@@ -106,6 +107,12 @@ final class TimetableAcceptanceTests: XCTestCase {
             XCTAssertEqual(listed.blocks.map(\.remaining), [5, 3])
             XCTAssertEqual(listed.blocks.map(\.priceCents), [1500, 1500])
             XCTAssertEqual(listed.blocks.map(\.durationMinutes), [60, 60])
+            XCTAssertEqual(listed.timeZone, "Europe/London", "the zone its dates and times are local to")
+            // The same answer again, now from memory: the zone is part of it.
+            let again = try await portal.call(
+                PortalMethods.listBlocks, ListBlocksRequest(date: "2025-10-08", serviceCode: "walk"),
+                credentials: .bearer("session-of-client-1"))
+            XCTAssertEqual(again, listed)
 
             let adminOnPortal = await expectRPCError {
                 try await admin.call(PortalMethods.listBlocks, ListBlocksRequest(date: "2025-10-08", serviceCode: "walk"))

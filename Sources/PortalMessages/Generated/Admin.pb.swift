@@ -788,19 +788,28 @@ public struct GetDayResponse: ProtoMessage {
     /// Proto: `repeated BlockCapacities blocks = 2`.
     public var blocks: [BlockCapacities]
 
+    /// The business's time zone, an IANA name (e.g. "Europe/London"), in which
+    /// the date and the times of day are local.
+    ///
+    /// Proto: `string time_zone = 3`.
+    public var timeZone: String
+
     /// A message with every field at its proto3 default.
     public init() {
         self.date = ""
         self.blocks = []
+        self.timeZone = ""
     }
 
     /// A message with the given fields; the others keep their proto3 defaults.
     public init(
         date: String = "",
-        blocks: [BlockCapacities] = []
+        blocks: [BlockCapacities] = [],
+        timeZone: String = ""
     ) {
         self.date = date
         self.blocks = blocks
+        self.timeZone = timeZone
     }
 
     /// Decodes the message from its wire bytes, which are only read during the call.
@@ -2680,7 +2689,8 @@ extension GetDayResponse: CBridgedMessage {
         let c = cMessage.pointee
         self.init(
             date: swiftString(c.date),
-            blocks: swiftMessages(c.blocks, count: c.n_blocks)
+            blocks: swiftMessages(c.blocks, count: c.n_blocks),
+            timeZone: swiftString(c.time_zone)
         )
     }
 
@@ -2690,6 +2700,7 @@ extension GetDayResponse: CBridgedMessage {
             c.pointee.n_blocks = self.blocks.count
             c.pointee.blocks = arena.cMessages(self.blocks)
         }
+        if !self.timeZone.isEmpty { c.pointee.time_zone = arena.cString(self.timeZone) }
     }
 }
 

@@ -284,16 +284,26 @@ public struct ListBlocksResponse: ProtoMessage {
     /// Proto: `repeated AvailableBlock blocks = 1`.
     public var blocks: [AvailableBlock]
 
+    /// The business's time zone, an IANA name (e.g. "Europe/London"): every
+    /// date and time of day in this service is local to it, and a block whose
+    /// start has passed there cannot be booked (BLOCK_STARTED).
+    ///
+    /// Proto: `string time_zone = 2`.
+    public var timeZone: String
+
     /// A message with every field at its proto3 default.
     public init() {
         self.blocks = []
+        self.timeZone = ""
     }
 
     /// A message with the given fields; the others keep their proto3 defaults.
     public init(
-        blocks: [AvailableBlock] = []
+        blocks: [AvailableBlock] = [],
+        timeZone: String = ""
     ) {
         self.blocks = blocks
+        self.timeZone = timeZone
     }
 
     /// Decodes the message from its wire bytes, which are only read during the call.
@@ -998,7 +1008,8 @@ extension ListBlocksResponse: CBridgedMessage {
     init(cMessage: UnsafePointer<Portal__V1__ListBlocksResponse>) {
         let c = cMessage.pointee
         self.init(
-            blocks: swiftMessages(c.blocks, count: c.n_blocks)
+            blocks: swiftMessages(c.blocks, count: c.n_blocks),
+            timeZone: swiftString(c.time_zone)
         )
     }
 
@@ -1007,6 +1018,7 @@ extension ListBlocksResponse: CBridgedMessage {
             c.pointee.n_blocks = self.blocks.count
             c.pointee.blocks = arena.cMessages(self.blocks)
         }
+        if !self.timeZone.isEmpty { c.pointee.time_zone = arena.cString(self.timeZone) }
     }
 }
 

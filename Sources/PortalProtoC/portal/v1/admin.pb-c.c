@@ -2595,7 +2595,7 @@ const ProtobufCMessageDescriptor portal__v1__get_day_request__descriptor =
   (ProtobufCMessageInit) portal__v1__get_day_request__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor portal__v1__get_day_response__field_descriptors[2] =
+static const ProtobufCFieldDescriptor portal__v1__get_day_response__field_descriptors[3] =
 {
   {
     "date",
@@ -2621,15 +2621,28 @@ static const ProtobufCFieldDescriptor portal__v1__get_day_response__field_descri
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "time_zone",
+    3,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Portal__V1__GetDayResponse, time_zone),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned portal__v1__get_day_response__field_indices_by_name[] = {
   1,   /* field[1] = blocks */
   0,   /* field[0] = date */
+  2,   /* field[2] = time_zone */
 };
 static const ProtobufCIntRange portal__v1__get_day_response__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 2 }
+  { 0, 3 }
 };
 const ProtobufCMessageDescriptor portal__v1__get_day_response__descriptor =
 {
@@ -2639,7 +2652,7 @@ const ProtobufCMessageDescriptor portal__v1__get_day_response__descriptor =
   "Portal__V1__GetDayResponse",
   "portal.v1",
   sizeof(Portal__V1__GetDayResponse),
-  2,
+  3,
   portal__v1__get_day_response__field_descriptors,
   portal__v1__get_day_response__field_indices_by_name,
   1,  portal__v1__get_day_response__number_ranges,

@@ -929,7 +929,7 @@ const ProtobufCMessageDescriptor portal__v1__list_blocks_request__descriptor =
   (ProtobufCMessageInit) portal__v1__list_blocks_request__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor portal__v1__list_blocks_response__field_descriptors[1] =
+static const ProtobufCFieldDescriptor portal__v1__list_blocks_response__field_descriptors[2] =
 {
   {
     "blocks",
@@ -943,14 +943,27 @@ static const ProtobufCFieldDescriptor portal__v1__list_blocks_response__field_de
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "time_zone",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Portal__V1__ListBlocksResponse, time_zone),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned portal__v1__list_blocks_response__field_indices_by_name[] = {
   0,   /* field[0] = blocks */
+  1,   /* field[1] = time_zone */
 };
 static const ProtobufCIntRange portal__v1__list_blocks_response__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 1 }
+  { 0, 2 }
 };
 const ProtobufCMessageDescriptor portal__v1__list_blocks_response__descriptor =
 {
@@ -960,7 +973,7 @@ const ProtobufCMessageDescriptor portal__v1__list_blocks_response__descriptor =
   "Portal__V1__ListBlocksResponse",
   "portal.v1",
   sizeof(Portal__V1__ListBlocksResponse),
-  1,
+  2,
   portal__v1__list_blocks_response__field_descriptors,
   portal__v1__list_blocks_response__field_indices_by_name,
   1,  portal__v1__list_blocks_response__number_ranges,

@@ -223,6 +223,12 @@ struct PortalCtlTests {
                 """)
     }
 
+    @Test("The day's header names the business's time zone when the server sends it")
+    func dayTableNamesTheZone() {
+        let text = Rendering.day(date: "2025-10-08", timeZone: "Europe/London", blocks: Self.acceptanceDay)
+        #expect(text.hasPrefix("2025-10-08 Europe/London time  (cells: capacity/booked/held/remaining)\n"))
+    }
+
     @Test("An empty day says so")
     func emptyDay() {
         #expect(Rendering.day(date: "2025-10-10", blocks: []) == "No blocks on 2025-10-10.")

@@ -382,10 +382,15 @@ struct  Portal__V1__GetDayResponse
    */
   size_t n_blocks;
   Portal__V1__BlockCapacities **blocks;
+  /*
+   * The business's time zone, an IANA name (e.g. "Europe/London"), in which
+   * the date and the times of day are local.
+   */
+  char *time_zone;
 };
 #define PORTAL__V1__GET_DAY_RESPONSE__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&portal__v1__get_day_response__descriptor) \
-    , (char *)protobuf_c_empty_string, 0,NULL }
+    , (char *)protobuf_c_empty_string, 0,NULL, (char *)protobuf_c_empty_string }
 
 
 /*

@@ -138,10 +138,16 @@ struct  Portal__V1__ListBlocksResponse
    */
   size_t n_blocks;
   Portal__V1__AvailableBlock **blocks;
+  /*
+   * The business's time zone, an IANA name (e.g. "Europe/London"): every
+   * date and time of day in this service is local to it, and a block whose
+   * start has passed there cannot be booked (BLOCK_STARTED).
+   */
+  char *time_zone;
 };
 #define PORTAL__V1__LIST_BLOCKS_RESPONSE__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&portal__v1__list_blocks_response__descriptor) \
-    , 0,NULL }
+    , 0,NULL, (char *)protobuf_c_empty_string }
 
 
 typedef enum {
