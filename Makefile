@@ -53,8 +53,9 @@ bench-smoke: bootstrap
 	@scripts/bench.sh smoke
 
 # Release build, portald on a temporary database and a free port, the standard
-# matrix (1x1, 4x64, 16x256) for health and list-blocks (+ start-checkout,
-# checkout and mixed when available) and 1,000 idle connections; writes the table into docs/performance.md.
+# matrix (1x1, 4x64, 16x256) for health and list-blocks (+ checkout,
+# start-checkout and mixed when available) and 1,000 idle connections; writes
+# the table into docs/performance.md.
 bench: bootstrap
 	@scripts/bench.sh matrix
 
