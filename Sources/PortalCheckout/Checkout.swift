@@ -244,6 +244,7 @@ public final class Checkout: Sendable {
             throw PortalError.paymentProviderUnavailable
         }
 
+        configuration.faults.paymentCreatedForHold()
         let attachment: PaymentAttachment
         do {
             attachment = try await store.attachPayment(
@@ -287,6 +288,52 @@ public final class Checkout: Sendable {
         } catch {
             logger.error("Could not release the hold", metadata: ["error": "\(error)"])
         }
+    }
+
+    /// Start-up repair, after ``PortalStore/releaseInterruptedCheckouts()``:
+    /// a `StartCheckout` that took its hold first and died before attaching
+    /// a PaymentIntent may have created one at the provider — open, though
+    /// nobody was ever shown its client secret. The provider's PaymentIntents
+    /// created since the earliest of `holds` (less a minute, for the two
+    /// clocks) are read, and each open one whose metadata names one of
+    /// `holds` (its token and client) gets its cancellation queued in the
+    /// outbox, tried at once. Only PaymentIntents naming a hold of this
+    /// database are touched: others on the same provider account (another
+    /// deployment's) are not this server's to cancel. Returns how many
+    /// cancellations were queued; if the provider cannot be asked, that is
+    /// logged and nothing is done.
+    public func cancelPaymentIntentsOfInterruptedStarts(_ holds: [CapacityHold]) async -> Int {
+        guard let earliest = holds.map(\.createdAt.unixSeconds).min() else { return 0 }
+        let byToken = Dictionary(holds.map { ($0.token.rawValue, $0) }, uniquingKeysWith: { first, _ in first })
+        let intents: [PaymentIntent]
+        do {
+            intents = try await gateway.paymentIntents(createdSince: earliest - 60, limit: 10_000)
+        } catch {
+            logger.warning(
+                "Could not list the PaymentIntents interrupted checkouts may have created",
+                metadata: ["holds": "\(holds.count)", "error": "\(error)"])
+            return 0
+        }
+        var queued = 0
+        for intent in intents where !Task.isCancelled {
+            guard let token = intent.metadata[CheckoutMetadata.holdToken], let hold = byToken[token],
+                intent.metadata[CheckoutMetadata.clientID] == String(hold.client.rawValue),
+                intent.status != .canceled, intent.status != .succeeded
+            else { continue }
+            do {
+                let (_, cancel) = try await store.releaseUnpaidHold(
+                    hold.token, of: hold.client, reason: .interrupted, cancelling: intent.id)
+                if let cancel {
+                    queued += 1
+                    await runner.attempt(cancel)
+                }
+            } catch {
+                logger.warning(
+                    "Could not queue the cancellation of an interrupted checkout's PaymentIntent",
+                    metadata: ["payment_intent": "\(intent.id)", "error": "\(error)"])
+            }
+        }
+        return queued
     }
 
     /// The PaymentIntent that pays for the hold `token` (taken or about to

@@ -22,12 +22,21 @@ public struct CheckoutFaults: Sendable, Hashable {
     /// capture is recorded (docs/checkout.md, "Recording the capture").
     public var crashAfterCapture: Bool
 
+    /// `crash-before-attaching-payment`: the process kills itself with
+    /// SIGKILL when a `StartCheckout` that took its hold first has created
+    /// the PaymentIntent and not yet attached it to the hold (start-up
+    /// repair, docs/checkout.md).
+    public var crashBeforeAttachingPayment: Bool
+
     /// No faults.
     public static let none = CheckoutFaults(crashAfterBookingCommit: false)
 
-    public init(crashAfterBookingCommit: Bool, crashAfterCapture: Bool = false) {
+    public init(
+        crashAfterBookingCommit: Bool, crashAfterCapture: Bool = false, crashBeforeAttachingPayment: Bool = false
+    ) {
         self.crashAfterBookingCommit = crashAfterBookingCommit
         self.crashAfterCapture = crashAfterCapture
+        self.crashBeforeAttachingPayment = crashBeforeAttachingPayment
     }
 
     /// The faults named in `environment[environmentVariable]`; unknown names
@@ -38,6 +47,7 @@ public struct CheckoutFaults: Sendable, Hashable {
             switch name.trimmingCharacters(in: " ") {
             case "crash-after-booking-commit": faults.crashAfterBookingCommit = true
             case "crash-after-capture": faults.crashAfterCapture = true
+            case "crash-before-attaching-payment": faults.crashBeforeAttachingPayment = true
             case "": continue
             default: throw UnknownFault(name: String(name))
             }
@@ -63,12 +73,20 @@ public struct CheckoutFaults: Sendable, Hashable {
         }
     }
 
+    /// Called when a hold-first `StartCheckout` has its PaymentIntent, before
+    /// attaching it.
+    func paymentCreatedForHold() {
+        if crashBeforeAttachingPayment {
+            kill(getpid(), SIGKILL)
+        }
+    }
+
     /// A fault name that does not exist.
     public struct UnknownFault: Error, CustomStringConvertible {
         /// The name given.
         public let name: String
         public var description: String {
-            "\(CheckoutFaults.environmentVariable) names an unknown fault '\(name)' (known: crash-after-booking-commit, crash-after-capture)"
+            "\(CheckoutFaults.environmentVariable) names an unknown fault '\(name)' (known: crash-after-booking-commit, crash-after-capture, crash-before-attaching-payment)"
         }
     }
 }

@@ -72,19 +72,25 @@ public struct CheckoutSweeper: Service {
     }
 
     /// Start-up repair: releases holds an earlier process took but never
-    /// attached a PaymentIntent to (it stopped mid-`StartCheckout`).
+    /// attached a PaymentIntent to (it stopped mid-`StartCheckout`), then
+    /// cancels any PaymentIntent it had created for them
+    /// (``Checkout/cancelPaymentIntentsOfInterruptedStarts(_:)``).
     @discardableResult
     public func releaseInterruptedCheckouts() async -> Int {
+        let released: [CapacityHold]
         do {
-            let released = try await checkout.store.releaseInterruptedCheckouts()
-            if released > 0 {
-                logger.notice("Released holds left mid-checkout by an earlier run", metadata: ["count": "\(released)"])
-            }
-            return released
+            released = try await checkout.store.releaseInterruptedCheckouts()
         } catch {
             logger.error("Could not release holds left mid-checkout", metadata: ["error": "\(error)"])
             return 0
         }
+        if released.isEmpty { return 0 }
+        logger.notice("Released holds left mid-checkout by an earlier run", metadata: ["count": "\(released.count)"])
+        let cancelled = await checkout.cancelPaymentIntentsOfInterruptedStarts(released)
+        logger.notice(
+            "Cancelled the PaymentIntents those checkouts may have created",
+            metadata: ["count": "\(cancelled)"])
+        return released.count
     }
 
     /// One round at the store clock's now: the last call on holds about to

@@ -56,9 +56,26 @@ public protocol PaymentGateway: Sendable {
     /// most once a minute) when this gateway moves no real money
     /// (``SimulatedPaymentGateway``); `nil` for real providers.
     var simulationWarning: String? { get }
+
+    /// The PaymentIntents created at or after `since` (Unix seconds), as the
+    /// provider has them now — at most `limit`. For start-up repair, which
+    /// looks among them for those an interrupted checkout created and never
+    /// stored (docs/checkout.md).
+    func paymentIntents(createdSince since: Int64, limit: Int) async throws -> [PaymentIntent]
 }
 
 extension PaymentGateway {
     /// Real providers move real money: no warning.
     public var simulationWarning: String? { nil }
+
+    /// A gateway that cannot list answers ``PaymentListingUnsupported``.
+    public func paymentIntents(createdSince since: Int64, limit: Int) async throws -> [PaymentIntent] {
+        throw PaymentListingUnsupported()
+    }
+}
+
+/// The gateway cannot list its PaymentIntents.
+public struct PaymentListingUnsupported: Error, CustomStringConvertible {
+    public init() {}
+    public var description: String { "this payment gateway cannot list PaymentIntents" }
 }

@@ -136,6 +136,16 @@ public final class SimulatedPaymentGateway: PaymentGateway, @unchecked Sendable 
         }
     }
 
+    /// The ones it keeps, created at or after `since` (their ids carry the
+    /// creation millisecond); it forgets everything at a restart.
+    public func paymentIntents(createdSince since: Int64, limit: Int) async throws -> [PaymentIntent] {
+        withLock {
+            let first = (UInt64(max(0, since)) * 1000) << 20
+            return intents.filter { $0.key >= first }.sorted { $0.key > $1.key }.prefix(limit)
+                .map { $0.value.paymentIntent(number: $0.key) }
+        }
+    }
+
     /// The number of the next PaymentIntent: the creation millisecond in
     /// the high 44 bits and a count within it in the low 20, never less than
     /// the last one plus one. Ids therefore sort by creation time, so that

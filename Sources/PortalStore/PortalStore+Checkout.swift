@@ -305,27 +305,28 @@ extension PortalStore {
     /// Start-up repair: releases active holds an earlier process took that
     /// never got a PaymentIntent — the `StartCheckout` that took each one
     /// died with that process before answering, so nobody can pay for it;
-    /// releasing it frees the slot now rather than at its expiry. (A
-    /// PaymentIntent that request may have created was never shown to anyone
-    /// and cannot be paid.) Holds this process took are never touched, even
-    /// in its first second. Returns how many were released.
+    /// releasing it frees the slot now rather than at its expiry. Holds this
+    /// process took are never touched, even in its first second. Returns
+    /// the holds released, as they were (the checkout then cancels a
+    /// PaymentIntent the dead request may have created for one).
     @discardableResult
-    public func releaseInterruptedCheckouts() async throws -> Int {
+    public func releaseInterruptedCheckouts() async throws -> [CapacityHold] {
         let lastEarlierHold = earlierRun.lastHoldID
         return try await write(changes: .availability) { db, now in
             // `+payment_intent_id`: search by the live holds' expiry, never by the
             // PaymentIntent's unique index (which the planner may guess selective).
             let holds = try db.rows(
                 """
-                SELECT hold_id FROM holds
-                WHERE state = 'active' AND +payment_intent_id IS NULL AND hold_id <= ?1 AND expires_at > ?2
+                SELECT \(StoredRow.holdColumns), h.hold_id FROM holds h
+                WHERE h.state = 'active' AND +h.payment_intent_id IS NULL AND h.hold_id <= ?1
+                  AND h.expires_at > ?2
                 """,
                 [.integer(lastEarlierHold), .integer(now.unixSeconds)]
-            ) { $0.int64(0) }
-            for holdID in holds {
+            ) { row in (hold: try StoredRow.hold(row), id: row.int64(10)) }
+            for (_, holdID) in holds {
                 try Self.endHold(db, holdID, state: .cancelled, reason: .interrupted, now: now)
             }
-            return holds.count
+            return holds.map(\.hold)
         }
     }
 

@@ -39,6 +39,23 @@ struct PaymentIntentPayload: Decodable {
     }
 }
 
+/// One page of `GET /v1/payment_intents`: newest first; `created` is Unix seconds.
+struct PaymentIntentListPayload: Decodable {
+    struct Item: Decodable {
+        var created: Int64
+        var intent: PaymentIntentPayload
+
+        init(from decoder: any Decoder) throws {
+            struct Created: Decodable { var created: Int64 }
+            created = try Created(from: decoder).created
+            intent = try PaymentIntentPayload(from: decoder)
+        }
+    }
+
+    var data: [Item]
+    var has_more: Bool
+}
+
 /// Stripe's error body: `{"error": {"type", "code", "decline_code", "message", "param"}}`.
 struct StripeErrorPayload: Decodable {
     struct Body: Decodable {

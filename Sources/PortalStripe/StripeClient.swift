@@ -88,6 +88,25 @@ public final class StripeClient: PaymentGateway {
         return try decodePaymentIntent(response)
     }
 
+    /// `GET /v1/payment_intents`, newest first, 100 a page, until a page
+    /// reaches one created before `since` or `limit` are found. (No
+    /// `created[gte]` filter: Stripe lists newest first anyway, and
+    /// localstripe refuses the parameter.)
+    public func paymentIntents(createdSince since: Int64, limit: Int) async throws -> [PaymentIntent] {
+        var found: [PaymentIntent] = []
+        var after: String?
+        while found.count < limit {
+            var path = "/v1/payment_intents?limit=100"
+            if let after { path += "&starting_after=\(try Self.checkedID(after))" }
+            let page = try decode(PaymentIntentListPayload.self, from: try await send(.get, path: path))
+            let recent = page.data.prefix { $0.created >= since }
+            found += recent.prefix(limit - found.count).map(\.intent.paymentIntent)
+            guard page.has_more, recent.count == page.data.count, let last = page.data.last else { break }
+            after = last.intent.id
+        }
+        return found
+    }
+
     // MARK: Requests
 
     /// Sends one request, retrying as ``Configuration/retry`` says, and

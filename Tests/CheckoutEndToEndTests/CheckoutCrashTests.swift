@@ -98,6 +98,86 @@ final class CheckoutCrashTests: XCTestCase {
         XCTAssertTrue(restarted.terminate(), "portald should exit on SIGTERM")
     }
 
+    /// A `StartCheckout` that took its hold first — five slots are fewer
+    /// than the uncontested path's margin — and died after creating its
+    /// PaymentIntent, before attaching it to the hold, left a slot held and
+    /// an open PaymentIntent nobody was shown. Start-up repair frees the slot
+    /// and cancels that PaymentIntent, found at the provider by the hold its
+    /// metadata names.
+    func testAKillBetweenAHoldsPaymentIntentAndItsAttachmentIsRepairedAtRestart() async throws {
+        let stripe = try LocalStripe.sharedOrSkip()
+        try await stripe.reset()
+        let directory = FileManager.default.temporaryDirectory
+            .appendingPathComponent("portal-crash-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let databasePath = directory.appendingPathComponent("portal.sqlite").path
+        let arguments = [
+            "--db", databasePath, "--admin-key", Self.adminKey, "--stripe-api-key", LocalStripe.secretKeyValue,
+            "--stripe-api-base", stripe.baseURL, "--log-level", "info",
+        ]
+        let doomed = try PortaldProcess.start(
+            arguments: arguments, environment: ["PORTAL_FAULT_INJECTION": "crash-before-attaching-payment"],
+            logURL: directory.appendingPathComponent("first.log"))
+        defer { doomed.kill() }
+        let admin = client(port: doomed.port, token: Self.adminKey, group: MultiThreadedEventLoopGroup.singleton)
+        let blockID = try await seed(admin, date: Self.dateAWeekAhead())
+        let (clientID, session) = try await signUp(admin, port: doomed.port, group: MultiThreadedEventLoopGroup.singleton)
+        do {
+            _ = try await session.call(
+                PortalMethods.startCheckout,
+                StartCheckoutRequest(serviceCode: "walk", blockId: blockID, expectedPriceCents: 1500))
+            XCTFail("the server should have died before answering")
+        } catch {
+            XCTAssertEqual(error.code, .unavailable, "\(error)")
+        }
+        XCTAssertTrue(doomed.waitForExit(), "portald should have killed itself")
+        XCTAssertEqual(doomed.process.terminationStatus, SIGKILL)
+        await admin.shutdown()
+        await session.shutdown()
+
+        // What the crash left: the slot held by a hold without a
+        // PaymentIntent, and an open PaymentIntent at the provider naming it.
+        let provider = stripe.makeClient()
+        let listed = try await provider.paymentIntents(createdSince: 0, limit: 100)
+        XCTAssertEqual(listed.count, 1)
+        let orphan = try XCTUnwrap(listed.first)
+        XCTAssertEqual(orphan.status, .requiresPaymentMethod)
+        XCTAssertEqual(orphan.metadata["portal_client_id"], String(clientID))
+        let token = try XCTUnwrap(orphan.metadata["portal_hold_token"])
+        XCTAssertEqual(
+            try count(
+                databasePath,
+                "SELECT count(*) FROM holds WHERE token = '\(token)' AND state = 'active' AND payment_intent_id IS NULL"),
+            1)
+
+        // Restart on the same database, without the fault.
+        let restarted = try PortaldProcess.start(
+            arguments: arguments, logURL: directory.appendingPathComponent("second.log"))
+        defer { restarted.kill() }
+        let deadline = ContinuousClock.now + .seconds(30)
+        while try count(databasePath, "SELECT count(*) FROM outbox WHERE done_at IS NOT NULL") == 0,
+            ContinuousClock.now < deadline
+        {
+            try await Task.sleep(for: .milliseconds(100))
+        }
+        await assertEqual(try await provider.retrievePaymentIntent(id: orphan.id).status, .canceled)
+        XCTAssertEqual(
+            try count(
+                databasePath,
+                "SELECT count(*) FROM outbox WHERE kind = 'cancel' AND payment_intent_id = '\(orphan.id)' AND done_at IS NOT NULL"),
+            1)
+        XCTAssertEqual(try count(databasePath, "SELECT count(*) FROM outbox"), 1)
+        XCTAssertEqual(
+            try count(
+                databasePath, "SELECT count(*) FROM holds WHERE state = 'cancelled' AND end_reason = 'interrupted'"),
+            1, "the slot is free again")
+        await assertEqual(try await provider.paymentIntents(createdSince: 0, limit: 100).count, 1)
+        XCTAssertTrue(restarted.log.contains("Released holds left mid-checkout by an earlier run"), restarted.log)
+        XCTAssertTrue(restarted.log.contains("Cancelled the PaymentIntents those checkouts may have created"), restarted.log)
+        XCTAssertTrue(restarted.terminate(), "portald should exit on SIGTERM")
+    }
+
     // MARK: Helpers
 
     /// What a portald that killed itself during FinalizeCheckout left.

@@ -154,6 +154,19 @@ final class SimulatedPaymentGatewayTests: XCTestCase {
         XCTAssertEqual(gateway.storedIntentCount, 1)
     }
 
+    func testListingAnswersTheIntentsItKeepsCreatedSinceNewestFirst() async throws {
+        let gateway = gateway()
+        let since = Int64(Date().timeIntervalSince1970)
+        var created: [PaymentIntent] = []
+        for index in 0..<3 { created.append(try await create(gateway, key: "list-\(index)")) }
+        let listed = try await gateway.paymentIntents(createdSince: since, limit: 10)
+        XCTAssertEqual(listed, created.reversed())
+        let few = try await gateway.paymentIntents(createdSince: since, limit: 2)
+        XCTAssertEqual(few, Array(created.reversed().prefix(2)))
+        let none = try await gateway.paymentIntents(createdSince: since + 3_600, limit: 10)
+        XCTAssertEqual(none, [])
+    }
+
     func testManyCheckoutsKeepTheStoreAtTheLimit() async throws {
         let gateway = gateway(finishedIntentLimit: 100)
         for index in 0..<1_000 {

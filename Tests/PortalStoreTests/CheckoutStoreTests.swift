@@ -280,7 +280,8 @@ final class CheckoutStoreTests: XCTestCase {
         _ = try await fixture.hold(other, block, "walk")
 
         let released = try await fixture.store.releaseInterruptedCheckouts()
-        XCTAssertEqual(released, 1)
+        XCTAssertEqual(released.map(\.token), [interrupted.token])
+        XCTAssertEqual(released.first?.paymentIntentID, nil)
         let record = try await fixture.store.checkoutHold(interrupted.token, of: client)
         XCTAssertEqual(record.hold.state, .cancelled)
         XCTAssertEqual(record.endReason, .interrupted)

@@ -52,6 +52,25 @@ final class StripeClientLocalStripeTests: XCTestCase {
         XCTAssertNil(after.lastPaymentError)
     }
 
+    /// Listing pages through `starting_after` (100 a page) and stops at
+    /// `limit`, or at PaymentIntents older than asked for.
+    func testListingPagesThroughEveryRecentIntent() async throws {
+        let started = Int64(Date().timeIntervalSince1970) - 1
+        var created: Set<String> = []
+        for index in 0..<105 {
+            created.insert(try await createIntent(metadata: ["n": String(index)]).id)
+        }
+        let listed = try await client.paymentIntents(createdSince: started, limit: 1_000)
+        XCTAssertEqual(Set(listed.map(\.id)), created)
+        XCTAssertEqual(listed.count, 105, "no PaymentIntent twice")
+        XCTAssertEqual(Set(listed.compactMap { $0.metadata["n"] }).count, 105)
+        let few = try await client.paymentIntents(createdSince: started, limit: 3)
+        XCTAssertEqual(few.count, 3)
+        XCTAssertTrue(Set(few.map(\.id)).isSubset(of: created))
+        let future = try await client.paymentIntents(createdSince: started + 3_600, limit: 1_000)
+        XCTAssertEqual(future, [])
+    }
+
     func testCancellingAnAuthorisedIntentReleasesIt() async throws {
         let intent = try await createIntent()
         try await stripe.payAsBrowser(paymentIntentID: intent.id)
