@@ -39,16 +39,24 @@ struct PaymentIntentPayload: Decodable {
     }
 }
 
-/// One page of `GET /v1/payment_intents`: newest first; `created` is Unix seconds.
+/// One page of `GET /v1/payment_intents`: newest first; `created` is Unix
+/// seconds. An item this client cannot read as a PaymentIntent (another
+/// integration's, in a shape it does not expect) has no `intent` rather
+/// than failing the whole page.
 struct PaymentIntentListPayload: Decodable {
     struct Item: Decodable {
+        var id: String
         var created: Int64
-        var intent: PaymentIntentPayload
+        var intent: PaymentIntentPayload?
 
         init(from decoder: any Decoder) throws {
-            struct Created: Decodable { var created: Int64 }
-            created = try Created(from: decoder).created
-            intent = try PaymentIntentPayload(from: decoder)
+            struct Head: Decodable {
+                var id: String
+                var created: Int64
+            }
+            let head = try Head(from: decoder)
+            (id, created) = (head.id, head.created)
+            intent = try? PaymentIntentPayload(from: decoder)
         }
     }
 

@@ -100,9 +100,9 @@ public final class StripeClient: PaymentGateway {
             if let after { path += "&starting_after=\(try Self.checkedID(after))" }
             let page = try decode(PaymentIntentListPayload.self, from: try await send(.get, path: path))
             let recent = page.data.prefix { $0.created >= since }
-            found += recent.prefix(limit - found.count).map(\.intent.paymentIntent)
+            found += recent.compactMap(\.intent?.paymentIntent).prefix(limit - found.count)
             guard page.has_more, recent.count == page.data.count, let last = page.data.last else { break }
-            after = last.intent.id
+            after = last.id
         }
         return found
     }
