@@ -90,6 +90,24 @@ package final class ConnectionHandler: ChannelDuplexHandler {
         context.fireChannelInactive()
     }
 
+    /// The peer shut down its sending side (half-close; the server allows
+    /// it): the requests already read are still answered, then the
+    /// connection closes.
+    package func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        if let event = event as? ChannelEvent, event == .inputClosed {
+            machine.peerClosedInput()
+            closeIfPeerIsDone(context: context)
+        }
+        context.fireUserInboundEventTriggered(event)
+    }
+
+    /// Closes, after flushing every answer, a connection whose peer finished
+    /// sending once nothing is in flight.
+    private func closeIfPeerIsDone(context: ChannelHandlerContext) {
+        guard machine.isDoneAfterPeerFinishedSending, machine.closeRequested() else { return }
+        closeAfterFlushing(context: context)
+    }
+
     package func errorCaught(context: ChannelHandlerContext, error: any Error) {
         // Resets and the like: this connection only.
         logger.debug("Connection error", metadata: ["error": "\(error)"])
@@ -246,7 +264,11 @@ package final class ConnectionHandler: ChannelDuplexHandler {
         case .write:
             write(id: id, outcome: outcome)
             count(slot: metricSlot, code: outcome.statusCode, receivedAt: receivedAt, answeredAt: now)
-            if !inReadBurst { scheduleFlush(context: context) }
+            if machine.isDoneAfterPeerFinishedSending {
+                closeIfPeerIsDone(context: context)
+            } else if !inReadBurst {
+                scheduleFlush(context: context)
+            }
         }
     }
 

@@ -166,6 +166,8 @@ package struct ConnectionStateMachine: Sendable {
     private var readPending = false
     /// The answers' bytes waiting to go out at the last idle check, if any.
     private var unsentBytesAtLastCheck: Int?
+    /// The peer has finished sending (it shut down its side: half-close).
+    private var peerFinishedSending = false
 
     /// A machine for a connection that became active at `now`; the handler
     /// schedules the first idle check at ``idleCheckDeadline``.
@@ -340,6 +342,21 @@ package struct ConnectionStateMachine: Sendable {
         guard !isClosing else { return false }
         phase = .closing
         return true
+    }
+
+    /// The peer shut down its sending side (TCP half-close): nothing more
+    /// will arrive — a frame left incomplete never will, so it is not timed
+    /// — but every request already read is still answered; see
+    /// ``isDoneAfterPeerFinishedSending``.
+    package mutating func peerClosedInput() {
+        peerFinishedSending = true
+        partialFrameSince = nil
+    }
+
+    /// True once a peer that finished sending has every answer: nothing is
+    /// in flight, so the connection may close (after flushing).
+    package var isDoneAfterPeerFinishedSending: Bool {
+        peerFinishedSending && inFlight.isEmpty && !isClosing
     }
 
     /// The channel closed.
