@@ -40,13 +40,12 @@ import re
 import signal
 import socket
 import struct
-import subprocess
 import sys
 import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from interop_check import Checks, Connection, free_port, generate_messages, request, kill_if_running, wait_for_port  # noqa: E402
+from interop_check import Checks, Connection, generate_messages, request, kill_if_running, start_portald, wait_for_port  # noqa: E402
 
 DEFAULT_SEED = 20251008
 BATCHES = 12
@@ -533,14 +532,11 @@ def main():
                 for m in service.methods:
                     METHODS["%s/%s" % (service.full_name, m.name)] = (m.input_type, m.output_type)
 
-        env = {k: v for k, v in os.environ.items() if not k.startswith("PORTAL_")}
-        port = free_port()
         log_path = os.path.join(tmp, "portald.log")
         log = open(log_path, "wb")
-        server = subprocess.Popen(
-            [portald, "--listen", "127.0.0.1:%d" % port, "--db", os.path.join(tmp, "data", "portal.sqlite"),
-             "--admin-key", KEY, "--payments", "simulated", "--log-level", "trace"],
-            env=env, stdout=subprocess.DEVNULL, stderr=log,
+        server, port = start_portald(
+            portald, os.path.join(tmp, "data", "portal.sqlite"),
+            "--admin-key", KEY, "--payments", "simulated", "--log-level", "trace", stderr=log,
             preexec_fn=lambda: ctypes.CDLL(None).prctl(1, signal.SIGKILL))  # PR_SET_PDEATHSIG: dies with us
         secrets = {"admin key": KEY, "password": PASSWORD}
         failures = {}   # check name -> list of case descriptions

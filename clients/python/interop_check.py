@@ -99,6 +99,35 @@ def start_localstripe(folder):
     return process, port
 
 
+def start_portald(portald, db, *flags, stderr=subprocess.DEVNULL, **popen):
+    """A portald listening on a free loopback port with its database at `db`,
+    configured by `flags` alone (none of the caller's PORTAL_* variables
+    reach it): (process, port). Wait for it with wait_for_port."""
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PORTAL_")}
+    process = subprocess.Popen(
+        [portald, "--listen", "127.0.0.1:%d" % port, "--db", db] + list(flags),
+        env=env, stdout=subprocess.DEVNULL, stderr=stderr, **popen)
+    return process, port
+
+
+def request_builders(types_pb2, date, block_id, service_code):
+    """blk, svc, cap: the fields of a valid CreateBlock (on `date`),
+    UpsertService (walk) and SetCapacity (`block_id`, `service_code`) request,
+    each with the given fields replaced — for tables of bad input."""
+    def blk(**fields):
+        return dict(dict(date=date, start_time="09:00", end_time="10:00", label="Bad"), **fields)
+
+    def svc(**fields):
+        return dict(service=types_pb2.ServiceDefaults(**dict(dict(
+            service_code="walk", duration_minutes=60, price_cents=1500, currency="gbp"), **fields)))
+
+    def cap(**fields):
+        return dict(dict(block_id=block_id, service_code=service_code, capacity=1), **fields)
+
+    return blk, svc, cap
+
+
 def kill_if_running(*processes):
     """Kills each process still running (None is skipped) and reaps it: for a
     script's `finally`, whatever happened before."""

@@ -18,13 +18,12 @@ import datetime
 import os
 import signal
 import struct
-import subprocess
 import sys
 import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from interop_check import Checks, Connection, free_port, generate_messages, request, kill_if_running, wait_for_port  # noqa: E402
+from interop_check import Checks, Connection, generate_messages, request, kill_if_running, start_portald, wait_for_port  # noqa: E402
 
 CODES = {"OK": 0, "INVALID_ARGUMENT": 3, "NOT_FOUND": 5, "PERMISSION_DENIED": 7, "FAILED_PRECONDITION": 9,
          "UNAUTHENTICATED": 16}
@@ -126,12 +125,9 @@ def main():
         generate_messages(os.path.join(tmp, "gen"))
         from portal.v1 import admin_pb2, health_pb2, portal_pb2, types_pb2
 
-        port = free_port()
-        env = {k: v for k, v in os.environ.items() if not k.startswith("PORTAL_")}
-        server = subprocess.Popen(
-            [portald, "--listen", "127.0.0.1:%d" % port, "--db", os.path.join(tmp, "data", "portal.sqlite"),
-             "--log-level", "warning", "--payments", "simulated", "--admin-key", KEY],
-            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        server, port = start_portald(
+            portald, os.path.join(tmp, "data", "portal.sqlite"),
+            "--log-level", "warning", "--payments", "simulated", "--admin-key", KEY)
         try:
             wait_for_port(port, server, "portald").close()
             staff = Peer(port, KEY)

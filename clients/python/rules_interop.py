@@ -16,14 +16,13 @@ any check failed. Shares the framing helpers of interop_check.py.
 import datetime
 import os
 import signal
-import subprocess
 import sys
 import tempfile
 import time
 import zoneinfo
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from interop_check import Checks, free_port, generate_messages, request, kill_if_running, wait_for_port  # noqa: E402
+from interop_check import Checks, generate_messages, request, request_builders, kill_if_running, start_portald, wait_for_port  # noqa: E402
 
 CODES = {"OK": 0, "INVALID_ARGUMENT": 3, "NOT_FOUND": 5, "ALREADY_EXISTS": 6, "PERMISSION_DENIED": 7,
          "RESOURCE_EXHAUSTED": 8, "FAILED_PRECONDITION": 9, "UNAUTHENTICATED": 16}
@@ -51,12 +50,9 @@ class Server:
     def __init__(self, portald, folder, *flags):
         from portal.v1 import admin_pb2, portal_pb2
         self.modules = {"Admin": admin_pb2, "Portal": portal_pb2}
-        port = free_port()
-        env = {k: v for k, v in os.environ.items() if not k.startswith("PORTAL_")}
-        self.process = subprocess.Popen(
-            [portald, "--listen", "127.0.0.1:%d" % port, "--db", os.path.join(folder, "portal.sqlite"),
-             "--log-level", "warning", "--payments", "simulated"] + list(flags),
-            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        self.process, port = start_portald(
+            portald, os.path.join(folder, "portal.sqlite"), "--log-level", "warning", "--payments", "simulated",
+            *flags)
         self.conn = wait_for_port(port, self.process, "portald")
         self.conn.sock.settimeout(60)  # logins hash passwords; a debug build is slow
         self.key = open(os.path.join(folder, "admin.key")).read().strip()
@@ -386,15 +382,7 @@ def main():
                 return ([srv.must("GetDay", date=d).SerializeToString() for d in (d1, d2, d3, d4, d5, d6, d7)],
                         srv.must("ListServices").SerializeToString())
 
-            def blk(**fields):
-                return dict(dict(date=d5, start_time="09:00", end_time="10:00", label="Bad"), **fields)
-
-            def svc(**fields):
-                return dict(service=types_pb2.ServiceDefaults(**dict(dict(
-                    service_code="walk", duration_minutes=60, price_cents=1500, currency="gbp"), **fields)))
-
-            def cap(**fields):
-                return dict(dict(block_id=V, service_code="walk", capacity=1), **fields)
+            blk, svc, cap = request_builders(types_pb2, d5, V, "walk")
 
             before = snapshot()
             bad = [

@@ -13,13 +13,12 @@ any check failed. Shares the framing helpers of interop_check.py.
 import datetime
 import os
 import signal
-import subprocess
 import sys
 import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from interop_check import Checks, free_port, generate_messages, request, kill_if_running, wait_for_port  # noqa: E402
+from interop_check import Checks, generate_messages, request, request_builders, kill_if_running, start_portald, wait_for_port  # noqa: E402
 
 CODES = {"OK": 0, "INVALID_ARGUMENT": 3, "NOT_FOUND": 5, "ALREADY_EXISTS": 6, "PERMISSION_DENIED": 7,
          "FAILED_PRECONDITION": 9, "UNAUTHENTICATED": 16}
@@ -43,12 +42,8 @@ def main():
         generate_messages(os.path.join(tmp, "gen"))
         from portal.v1 import admin_pb2, portal_pb2, types_pb2
 
-        port = free_port()
-        env = {k: v for k, v in os.environ.items() if not k.startswith("PORTAL_")}
-        server = subprocess.Popen(
-            [portald, "--listen", "127.0.0.1:%d" % port, "--db", os.path.join(tmp, "data", "portal.sqlite"),
-             "--log-level", "warning", "--payments", "simulated"],
-            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        server, port = start_portald(
+            portald, os.path.join(tmp, "data", "portal.sqlite"), "--log-level", "warning", "--payments", "simulated")
         try:
             conn = wait_for_port(port, server, "portald")
             conn.sock.settimeout(60)  # logins hash passwords; a debug build is slow
@@ -288,15 +283,7 @@ def main():
                         must("ListClients", page_size=500).SerializeToString(),
                         must("ListServices").SerializeToString())
 
-            def blk(**fields):
-                return dict(dict(date=d4, start_time="09:00", end_time="10:00", label="Bad"), **fields)
-
-            def svc(**fields):
-                return dict(service=types_pb2.ServiceDefaults(**dict(dict(
-                    service_code="walk", duration_minutes=60, price_cents=1500, currency="gbp"), **fields)))
-
-            def cap(**fields):
-                return dict(dict(block_id=n, service_code="daycare", capacity=1), **fields)
+            blk, svc, cap = request_builders(types_pb2, d4, n, "daycare")
 
             gus, before = ids["gus"], snapshot()
             bad = [  # method, request, expected reason and details.field, what is wrong

@@ -13,13 +13,12 @@ import random
 import signal
 import socket
 import struct
-import subprocess
 import sys
 import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from interop_check import Checks, Connection, free_port, generate_messages, request, kill_if_running, wait_for_port  # noqa: E402
+from interop_check import Checks, Connection, generate_messages, request, kill_if_running, start_portald, wait_for_port  # noqa: E402
 
 CODES = {"OK": 0, "CANCELLED": 1, "INVALID_ARGUMENT": 3, "DEADLINE_EXCEEDED": 4, "NOT_FOUND": 5,
          "PERMISSION_DENIED": 7, "RESOURCE_EXHAUSTED": 8, "UNIMPLEMENTED": 12, "UNAVAILABLE": 14,
@@ -76,15 +75,13 @@ def main():
     with tempfile.TemporaryDirectory() as tmp:
         generate_messages(os.path.join(tmp, "gen"))
         from portal.v1 import admin_pb2, health_pb2, portal_pb2, types_pb2
-        env = {k: v for k, v in os.environ.items() if not k.startswith("PORTAL_")}
         servers = []
 
         def start(name, *flags):
-            port = free_port()
-            servers.append(subprocess.Popen(
-                [portald, "--listen", "127.0.0.1:%d" % port, "--db", os.path.join(tmp, name, "portal.sqlite"),
-                 "--admin-key", KEY, "--payments", "simulated", "--log-level", "error"] + list(flags),
-                env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+            server, port = start_portald(
+                portald, os.path.join(tmp, name, "portal.sqlite"),
+                "--admin-key", KEY, "--payments", "simulated", "--log-level", "error", *flags)
+            servers.append(server)
             wait_for_port(port, servers[-1], "portald").close()
             return servers[-1], port, connect(port)
 
