@@ -107,34 +107,15 @@ final class CheckoutCrashTests: XCTestCase {
     func testAKillBetweenAHoldsPaymentIntentAndItsAttachmentIsRepairedAtRestart() async throws {
         let stripe = try LocalStripe.sharedOrSkip()
         try await stripe.reset()
-        let directory = FileManager.default.temporaryDirectory
-            .appendingPathComponent("portal-crash-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(at: directory) }
-        let databasePath = directory.appendingPathComponent("portal.sqlite").path
-        let arguments = [
-            "--db", databasePath, "--admin-key", Self.adminKey, "--stripe-api-key", LocalStripe.secretKeyValue,
-            "--stripe-api-base", stripe.baseURL, "--log-level", "info",
-        ]
-        let doomed = try PortaldProcess.start(
-            arguments: arguments, environment: ["PORTAL_FAULT_INJECTION": "crash-before-attaching-payment"],
-            logURL: directory.appendingPathComponent("first.log"))
-        defer { doomed.kill() }
-        let admin = client(port: doomed.port, token: Self.adminKey, group: MultiThreadedEventLoopGroup.singleton)
-        let blockID = try await seed(admin, date: Self.dateAWeekAhead())
-        let (clientID, session) = try await signUp(admin, port: doomed.port, group: MultiThreadedEventLoopGroup.singleton)
-        do {
-            _ = try await session.call(
+        let doomed = try await startPortaldThatWillDie(of: "crash-before-attaching-payment", stripe: stripe)
+        defer { try? FileManager.default.removeItem(at: doomed.directory) }
+        defer { doomed.process.kill() }
+        let (databasePath, clientID) = (doomed.databasePath, doomed.clientID)
+        await expectDeath(of: doomed) { () async throws(RPCError) in
+            _ = try await doomed.session.call(
                 PortalMethods.startCheckout,
-                StartCheckoutRequest(serviceCode: "walk", blockId: blockID, expectedPriceCents: 1500))
-            XCTFail("the server should have died before answering")
-        } catch {
-            XCTAssertEqual(error.code, .unavailable, "\(error)")
+                StartCheckoutRequest(serviceCode: "walk", blockId: doomed.blockID, expectedPriceCents: 1500))
         }
-        XCTAssertTrue(doomed.waitForExit(), "portald should have killed itself")
-        XCTAssertEqual(doomed.process.terminationStatus, SIGKILL)
-        await admin.shutdown()
-        await session.shutdown()
 
         // What the crash left: the slot held by a hold without a
         // PaymentIntent, and an open PaymentIntent at the provider naming it.
@@ -152,15 +133,9 @@ final class CheckoutCrashTests: XCTestCase {
             1)
 
         // Restart on the same database, without the fault.
-        let restarted = try PortaldProcess.start(
-            arguments: arguments, logURL: directory.appendingPathComponent("second.log"))
+        let restarted = try await restartUntilRepaired(
+            directory: doomed.directory, databasePath: databasePath, arguments: doomed.arguments)
         defer { restarted.kill() }
-        let deadline = ContinuousClock.now + .seconds(30)
-        while try count(databasePath, "SELECT count(*) FROM outbox WHERE done_at IS NOT NULL") == 0,
-            ContinuousClock.now < deadline
-        {
-            try await Task.sleep(for: .milliseconds(100))
-        }
         await assertEqual(try await provider.retrievePaymentIntent(id: orphan.id).status, .canceled)
         XCTAssertEqual(
             try count(
@@ -194,10 +169,24 @@ final class CheckoutCrashTests: XCTestCase {
         let log: String
     }
 
-    /// Starts a portald with `fault`, seeds a block, signs a client up,
-    /// starts a checkout, pays as the browser would and finalizes — and
-    /// checks that portald killed itself (SIGKILL) before answering.
-    private func finalizeUntilPortaldDies(of fault: String, stripe: LocalStripe) async throws -> Crashed {
+    /// A portald started with a fault on a fresh database (in `directory`,
+    /// which the caller removes), with a block seeded and a client signed up.
+    private struct Doomed {
+        let directory: URL
+        let databasePath: String
+        /// Its arguments, to restart on the same database.
+        let arguments: [String]
+        let process: PortaldProcess
+        let admin: PortalClient
+        let blockID: Int64
+        let clientID: Int64
+        /// The client's portal session.
+        let session: PortalClient
+    }
+
+    /// Starts a portald with `fault`, seeds a block (five walk slots) and
+    /// signs a client up.
+    private func startPortaldThatWillDie(of fault: String, stripe: LocalStripe) async throws -> Doomed {
         let directory = FileManager.default.temporaryDirectory
             .appendingPathComponent("portal-crash-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
@@ -207,43 +196,74 @@ final class CheckoutCrashTests: XCTestCase {
             "--stripe-api-base", stripe.baseURL, "--log-level", "info",
         ]
         let eventLoopGroup = MultiThreadedEventLoopGroup.singleton
-        let doomed = try PortaldProcess.start(
+        let process = try PortaldProcess.start(
             arguments: arguments, environment: ["PORTAL_FAULT_INJECTION": fault],
             logURL: directory.appendingPathComponent("first.log"))
-        defer { doomed.kill() }
-        let admin = client(port: doomed.port, token: Self.adminKey, group: eventLoopGroup)
-        let blockID = try await seed(admin, date: Self.dateAWeekAhead())
-        let (clientID, session) = try await signUp(admin, port: doomed.port, group: eventLoopGroup)
-        let started = try await session.call(
-            PortalMethods.startCheckout,
-            StartCheckoutRequest(serviceCode: "walk", blockId: blockID, expectedPriceCents: 1500))
-        try await stripe.payAsBrowser(paymentIntentID: started.paymentIntentId)
         do {
-            _ = try await session.call(
-                PortalMethods.finalizeCheckout,
-                FinalizeCheckoutRequest(holdToken: started.holdToken, paymentIntentId: started.paymentIntentId))
+            let admin = client(port: process.port, token: Self.adminKey, group: eventLoopGroup)
+            let blockID = try await seed(admin, date: Self.dateAWeekAhead())
+            let (clientID, session) = try await signUp(admin, port: process.port, group: eventLoopGroup)
+            return Doomed(
+                directory: directory, databasePath: databasePath, arguments: arguments, process: process,
+                admin: admin, blockID: blockID, clientID: clientID, session: session)
+        } catch {
+            process.kill()
+            throw error
+        }
+    }
+
+    /// Runs `lastCall`, which must make `doomed` kill itself (SIGKILL)
+    /// before it answers, checks that it did, and closes its clients.
+    private func expectDeath(of doomed: Doomed, during lastCall: () async throws(RPCError) -> Void) async {
+        do {
+            try await lastCall()
             XCTFail("the server should have died before answering")
         } catch {
             XCTAssertEqual(error.code, .unavailable, "\(error)")
         }
-        XCTAssertTrue(doomed.waitForExit(), "portald should have killed itself")
-        XCTAssertEqual(doomed.process.terminationReason, .uncaughtSignal)
-        XCTAssertEqual(doomed.process.terminationStatus, SIGKILL)
-        await admin.shutdown()
-        await session.shutdown()
+        XCTAssertTrue(doomed.process.waitForExit(), "portald should have killed itself")
+        XCTAssertEqual(doomed.process.process.terminationReason, .uncaughtSignal)
+        XCTAssertEqual(doomed.process.process.terminationStatus, SIGKILL)
+        await doomed.admin.shutdown()
+        await doomed.session.shutdown()
+    }
+
+    /// Starts a portald with `fault`, seeds a block, signs a client up,
+    /// starts a checkout, pays as the browser would and finalizes — and
+    /// checks that portald killed itself (SIGKILL) before answering.
+    private func finalizeUntilPortaldDies(of fault: String, stripe: LocalStripe) async throws -> Crashed {
+        let doomed = try await startPortaldThatWillDie(of: fault, stripe: stripe)
+        defer { doomed.process.kill() }
+        let started = try await doomed.session.call(
+            PortalMethods.startCheckout,
+            StartCheckoutRequest(serviceCode: "walk", blockId: doomed.blockID, expectedPriceCents: 1500))
+        try await stripe.payAsBrowser(paymentIntentID: started.paymentIntentId)
+        await expectDeath(of: doomed) { () async throws(RPCError) in
+            _ = try await doomed.session.call(
+                PortalMethods.finalizeCheckout,
+                FinalizeCheckoutRequest(holdToken: started.holdToken, paymentIntentId: started.paymentIntentId))
+        }
         return Crashed(
-            directory: directory, databasePath: databasePath, arguments: arguments, clientID: clientID,
-            authorization: session.configuration.authorization, started: started, log: doomed.log)
+            directory: doomed.directory, databasePath: doomed.databasePath, arguments: doomed.arguments,
+            clientID: doomed.clientID, authorization: doomed.session.configuration.authorization,
+            started: started, log: doomed.process.log)
     }
 
     /// Starts portald again on the crashed one's database, without the
     /// fault, and waits (up to 30 s) until start-up repair has finished an
     /// outbox row.
     private func restartUntilRepaired(_ crashed: Crashed) async throws -> PortaldProcess {
+        try await restartUntilRepaired(
+            directory: crashed.directory, databasePath: crashed.databasePath, arguments: crashed.arguments)
+    }
+
+    private func restartUntilRepaired(directory: URL, databasePath: String, arguments: [String]) async throws
+        -> PortaldProcess
+    {
         let restarted = try PortaldProcess.start(
-            arguments: crashed.arguments, logURL: crashed.directory.appendingPathComponent("second.log"))
+            arguments: arguments, logURL: directory.appendingPathComponent("second.log"))
         let deadline = ContinuousClock.now + .seconds(30)
-        while try count(crashed.databasePath, "SELECT count(*) FROM outbox WHERE done_at IS NOT NULL") == 0,
+        while try count(databasePath, "SELECT count(*) FROM outbox WHERE done_at IS NOT NULL") == 0,
             ContinuousClock.now < deadline
         {
             try await Task.sleep(for: .milliseconds(100))
