@@ -302,7 +302,7 @@ public final class Checkout: Sendable {
     /// deployment's) are not this server's to cancel. Returns how many
     /// cancellations were queued; if the provider cannot be asked, that is
     /// logged and nothing is done.
-    public func cancelPaymentIntentsOfInterruptedStarts(_ holds: [CapacityHold]) async -> Int {
+    func cancelPaymentIntentsOfInterruptedStarts(_ holds: [CapacityHold]) async -> Int {
         guard let earliest = holds.map(\.createdAt.unixSeconds).min() else { return 0 }
         let byToken = Dictionary(holds.map { ($0.token.rawValue, $0) }, uniquingKeysWith: { first, _ in first })
         let intents: [PaymentIntent]
