@@ -64,6 +64,11 @@ public final class Checkout: Sendable {
     let runner: PaymentCommandRunner
     private let startsInFlight = StartsInFlight()
     let startedHolds = StartedHolds()
+    /// This process's id among the runs of the store (64 random bits, hex),
+    /// in every PaymentIntent it creates: start-up repair of a later run
+    /// cancels only earlier runs' orphans, never a `StartCheckout` of its own
+    /// still under way.
+    let runID = String(UInt64.random(in: .min ... .max), radix: 16)
     private let simulationWarnings = SimulationWarnings()
     private let logger: Logger
 
@@ -178,6 +183,7 @@ public final class Checkout: Sendable {
             throw PortalError.paymentProviderUnavailable
         }
 
+        configuration.faults.paymentCreatedBeforeHold()
         // The checks again under the write lock, then the hold with its
         // PaymentIntent — or the PaymentIntent's cancellation.
         let outcome: PaidHoldOutcome
@@ -290,46 +296,55 @@ public final class Checkout: Sendable {
         }
     }
 
+    /// How long before an earlier run's last recorded change
+    /// (``PortalStore/earlierRunsLastChange``) start-up repair looks for
+    /// the PaymentIntents its unfinished `StartCheckout`s created: such a
+    /// call was under way when the run stopped, and a `StartCheckout` does
+    /// not take minutes between creating its PaymentIntent and writing its
+    /// hold. It also covers the provider's clock running behind ours.
+    static let orphanSearchMarginSeconds: Int64 = 15 * 60
+
     /// Start-up repair, after ``PortalStore/releaseInterruptedCheckouts()``:
-    /// a `StartCheckout` that took its hold first and died before attaching
-    /// a PaymentIntent may have created one at the provider — open, though
-    /// nobody was ever shown its client secret. The provider's PaymentIntents
-    /// created since the earliest of `holds` (less a minute, for the two
-    /// clocks) are read, and each open one whose metadata names one of
-    /// `holds` (its token and client) gets its cancellation queued in the
-    /// outbox, tried at once. Only PaymentIntents naming a hold of this
-    /// database are touched: others on the same provider account (another
-    /// deployment's) are not this server's to cancel. Returns how many
-    /// cancellations were queued; if the provider cannot be asked, that is
-    /// logged and nothing is done.
-    func cancelPaymentIntentsOfInterruptedStarts(_ holds: [CapacityHold]) async -> Int {
-        guard let earliest = holds.map(\.createdAt.unixSeconds).min() else { return 0 }
-        let byToken = Dictionary(holds.map { ($0.token.rawValue, $0) }, uniquingKeysWith: { first, _ in first })
+    /// an earlier run that stopped mid-`StartCheckout` may have left an open
+    /// PaymentIntent that no hold or booking names — created before the
+    /// hold was written (an uncontested block), or before it was attached
+    /// to the hold taken first (which the store has just released). Nobody
+    /// was ever shown its client secret. The provider's PaymentIntents
+    /// created since ``orphanSearchMarginSeconds`` before the earlier runs'
+    /// last change are read, and each open one that this database's
+    /// checkouts created in an earlier run (metadata: this store's id, a run
+    /// id not this process's) and that no hold or booking names gets its
+    /// cancellation queued in the outbox, tried at once. Another
+    /// deployment's PaymentIntents on the same provider account carry
+    /// another store id and are never touched; this process's own (a
+    /// `StartCheckout` running right now) carry this run's id.
+    ///
+    /// - Returns: how many cancellations were queued, or `nil` when the
+    ///   provider could not be asked (logged; the sweeper tries again).
+    func cancelOrphanedPaymentIntents() async -> Int? {
+        let since = store.earlierRunsLastChange.unixSeconds - Self.orphanSearchMarginSeconds
         let intents: [PaymentIntent]
         do {
-            intents = try await gateway.paymentIntents(createdSince: earliest - 60, limit: 10_000)
+            intents = try await gateway.paymentIntents(createdSince: since, limit: 10_000)
         } catch {
             logger.warning(
-                "Could not list the PaymentIntents interrupted checkouts may have created",
-                metadata: ["holds": "\(holds.count)", "error": "\(error)"])
-            return 0
+                "Could not list the PaymentIntents unfinished checkouts of an earlier run may have left",
+                metadata: ["error": "\(error)"])
+            return nil
         }
         var queued = 0
         for intent in intents where !Task.isCancelled {
-            guard let token = intent.metadata[CheckoutMetadata.holdToken], let hold = byToken[token],
-                intent.metadata[CheckoutMetadata.clientID] == String(hold.client.rawValue),
+            guard CheckoutMetadata.isFromAnEarlierRun(intent, storeID: store.storeID, runID: runID),
                 intent.status != .canceled, intent.status != .succeeded
             else { continue }
             do {
-                let (_, cancel) = try await store.releaseUnpaidHold(
-                    hold.token, of: hold.client, reason: .interrupted, cancelling: intent.id)
-                if let cancel {
+                if let cancel = try await store.queueCancellationOfUnclaimedPaymentIntent(intent.id) {
                     queued += 1
                     await runner.attempt(cancel)
                 }
             } catch {
                 logger.warning(
-                    "Could not queue the cancellation of an interrupted checkout's PaymentIntent",
+                    "Could not queue the cancellation of an unfinished checkout's PaymentIntent",
                     metadata: ["payment_intent": "\(intent.id)", "error": "\(error)"])
             }
         }
@@ -347,7 +362,8 @@ public final class Checkout: Sendable {
         try CallDeadline.check()
         return try await gateway.createPaymentIntent(
             amountCents: Int(amountCents), currency: currency,
-            metadata: CheckoutMetadata.of(token, client: client, block: block, service: service),
+            metadata: CheckoutMetadata.of(
+                token, client: client, block: block, service: service, store: store.storeID, run: runID),
             idempotencyKey: PaymentCommand.idempotencyKey(forHold: token, operation: "create"))
     }
 

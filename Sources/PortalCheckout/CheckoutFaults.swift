@@ -28,15 +28,23 @@ public struct CheckoutFaults: Sendable, Hashable {
     /// repair, docs/checkout.md).
     public var crashBeforeAttachingPayment: Bool
 
+    /// `crash-before-writing-paid-hold`: the process kills itself with
+    /// SIGKILL when a `StartCheckout` on an uncontested block has created
+    /// the PaymentIntent and not yet written the hold with it — an open
+    /// PaymentIntent that no row names (start-up repair, docs/checkout.md).
+    public var crashBeforeWritingPaidHold: Bool
+
     /// No faults.
     public static let none = CheckoutFaults(crashAfterBookingCommit: false)
 
     public init(
-        crashAfterBookingCommit: Bool, crashAfterCapture: Bool = false, crashBeforeAttachingPayment: Bool = false
+        crashAfterBookingCommit: Bool, crashAfterCapture: Bool = false, crashBeforeAttachingPayment: Bool = false,
+        crashBeforeWritingPaidHold: Bool = false
     ) {
         self.crashAfterBookingCommit = crashAfterBookingCommit
         self.crashAfterCapture = crashAfterCapture
         self.crashBeforeAttachingPayment = crashBeforeAttachingPayment
+        self.crashBeforeWritingPaidHold = crashBeforeWritingPaidHold
     }
 
     /// The faults named in `environment[environmentVariable]`; unknown names
@@ -48,6 +56,7 @@ public struct CheckoutFaults: Sendable, Hashable {
             case "crash-after-booking-commit": faults.crashAfterBookingCommit = true
             case "crash-after-capture": faults.crashAfterCapture = true
             case "crash-before-attaching-payment": faults.crashBeforeAttachingPayment = true
+            case "crash-before-writing-paid-hold": faults.crashBeforeWritingPaidHold = true
             case "": continue
             default: throw UnknownFault(name: String(name))
             }
@@ -81,12 +90,20 @@ public struct CheckoutFaults: Sendable, Hashable {
         }
     }
 
+    /// Called when an uncontested `StartCheckout` has its PaymentIntent,
+    /// before writing the hold with it.
+    func paymentCreatedBeforeHold() {
+        if crashBeforeWritingPaidHold {
+            kill(getpid(), SIGKILL)
+        }
+    }
+
     /// A fault name that does not exist.
     public struct UnknownFault: Error, CustomStringConvertible {
         /// The name given.
         public let name: String
         public var description: String {
-            "\(CheckoutFaults.environmentVariable) names an unknown fault '\(name)' (known: crash-after-booking-commit, crash-after-capture, crash-before-attaching-payment)"
+            "\(CheckoutFaults.environmentVariable) names an unknown fault '\(name)' (known: crash-after-booking-commit, crash-after-capture, crash-before-attaching-payment, crash-before-writing-paid-hold)"
         }
     }
 }

@@ -55,7 +55,10 @@ public struct CheckoutSweeper: Service {
 
     public func run() async throws {
         await releaseInterruptedCheckouts()
+        var orphansSought = false
         while !Task.isCancelled && !Task.isShuttingDownGracefully {
+            // Until the provider has answered once (it may be down at start).
+            if !orphansSought { orphansSought = await cancelOrphanedPaymentIntents() }
             let report = await sweepOnce()
             if report != Report() {
                 logger.info(
@@ -72,9 +75,7 @@ public struct CheckoutSweeper: Service {
     }
 
     /// Start-up repair: releases holds an earlier process took but never
-    /// attached a PaymentIntent to (it stopped mid-`StartCheckout`), then
-    /// cancels any PaymentIntent it had created for them
-    /// (``Checkout/cancelPaymentIntentsOfInterruptedStarts(_:)``).
+    /// attached a PaymentIntent to (it stopped mid-`StartCheckout`).
     @discardableResult
     public func releaseInterruptedCheckouts() async -> Int {
         let released: [CapacityHold]
@@ -86,11 +87,22 @@ public struct CheckoutSweeper: Service {
         }
         if released.isEmpty { return 0 }
         logger.notice("Released holds left mid-checkout by an earlier run", metadata: ["count": "\(released.count)"])
-        let cancelled = await checkout.cancelPaymentIntentsOfInterruptedStarts(released)
-        logger.notice(
-            "Cancelled the PaymentIntents those checkouts may have created",
-            metadata: ["count": "\(cancelled)"])
         return released.count
+    }
+
+    /// Start-up repair, after ``releaseInterruptedCheckouts()``: cancels the
+    /// open PaymentIntents an earlier run's unfinished `StartCheckout`s
+    /// created and no hold or booking names
+    /// (``Checkout/cancelOrphanedPaymentIntents()``). Returns whether the
+    /// provider could be asked.
+    public func cancelOrphanedPaymentIntents() async -> Bool {
+        guard let cancelled = await checkout.cancelOrphanedPaymentIntents() else { return false }
+        if cancelled > 0 {
+            logger.notice(
+                "Cancelled the PaymentIntents unfinished checkouts of an earlier run left",
+                metadata: ["count": "\(cancelled)"])
+        }
+        return true
     }
 
     /// One round at the store clock's now: the last call on holds about to

@@ -11,16 +11,28 @@ public enum CheckoutMetadata {
     public static let blockID = "portal_block_id"
     /// The service held (for people reading Stripe's dashboard).
     public static let serviceCode = "portal_service_code"
+    /// The id of the database whose checkout created it (``PortalStore/storeID``).
+    public static let storeID = "portal_store_id"
+    /// The id of the process that created it (``Checkout/runID``).
+    public static let runID = "portal_run_id"
 
     /// The metadata of the PaymentIntent for the hold `token` (created
     /// before the hold itself, which then takes that token).
-    static func of(_ token: HoldToken, client: ClientID, block: BlockID, service: ServiceCode)
-        -> [String: String]
-    {
+    static func of(
+        _ token: HoldToken, client: ClientID, block: BlockID, service: ServiceCode, store: String, run: String
+    ) -> [String: String] {
         [
             holdToken: token.rawValue, clientID: String(client.rawValue),
             blockID: String(block.rawValue), serviceCode: service.rawValue,
+            storeID: store, runID: run,
         ]
+    }
+
+    /// Whether `intent` was created by a checkout of the store `storeID` in
+    /// a run other than `runID` (start-up repair's candidates).
+    static func isFromAnEarlierRun(_ intent: PaymentIntent, storeID: String, runID: String) -> Bool {
+        guard intent.metadata[Self.storeID] == storeID, let run = intent.metadata[Self.runID] else { return false }
+        return run != runID
     }
 }
 

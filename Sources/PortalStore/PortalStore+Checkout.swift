@@ -330,6 +330,34 @@ extension PortalStore {
         }
     }
 
+    /// Start-up repair: queues the cancellation of a PaymentIntent that an
+    /// earlier run's `StartCheckout` created and that no hold or booking
+    /// names — the run died before its hold was written (or before the
+    /// PaymentIntent was attached to a hold it had taken first, which
+    /// ``releaseInterruptedCheckouts()`` has released). Nobody was shown its
+    /// client secret, so it cannot have been paid through Portal. Returns
+    /// the cancellation (queued now, or earlier by the same key), or `nil`
+    /// when a hold or booking names the PaymentIntent — it is then not an
+    /// orphan, and the paths that own it settle it.
+    public func queueCancellationOfUnclaimedPaymentIntent(_ paymentIntentID: String) async throws
+        -> PaymentCommand?
+    {
+        try await write(changes: []) { db, now in
+            let named = try db.integer(
+                """
+                SELECT EXISTS (SELECT 1 FROM holds WHERE payment_intent_id = ?1)
+                    OR EXISTS (SELECT 1 FROM bookings WHERE payment_intent_id = ?1)
+                """,
+                [.text(paymentIntentID)])
+            guard named == 0 else { return nil }
+            return try Self.enqueue(
+                db, .cancel, paymentIntentID: paymentIntentID,
+                key: PaymentCommand.idempotencyKey(forOrphan: paymentIntentID), now: now,
+                why: "created by a StartCheckout an earlier run did not finish"
+            ).command
+        }
+    }
+
     // MARK: FinalizeCheckout and the sweeper
 
     /// Turns a hold whose payment was verified with the provider into a

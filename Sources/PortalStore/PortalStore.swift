@@ -81,6 +81,12 @@ public final class PortalStore: Sendable {
     /// session authenticates (logout, disabled or removed logins, …).
     public let sessionsGeneration: StoreGeneration
 
+    /// This database's own id (32 hex digits, drawn once: schema version
+    /// 13), carried by every checkout PaymentIntent's metadata so that
+    /// start-up repair can tell this database's PaymentIntents from another
+    /// deployment's on the same provider account.
+    public let storeID: String
+
     let logger: Logger
     let writer: WriterLane
     /// Captures being recorded in the background (``recordCaptureInBackground(_:of:)``).
@@ -95,10 +101,11 @@ public final class PortalStore: Sendable {
 
     private init(
         configuration: Configuration, calendar: BusinessCalendar, clock: any WallClock,
-        logger: Logger, writer: WriterLane, readers: ReaderPool, earlierRun: EarlierRun, lock: StoreLock,
-        availabilityGenerations: AvailabilityGenerations, sessionsGeneration: StoreGeneration
+        logger: Logger, writer: WriterLane, readers: ReaderPool, earlierRun: EarlierRun, storeID: String,
+        lock: StoreLock, availabilityGenerations: AvailabilityGenerations, sessionsGeneration: StoreGeneration
     ) {
         self.earlierRun = earlierRun
+        self.storeID = storeID
         self.lock = lock
         self.availabilityGenerations = availabilityGenerations
         self.sessionsGeneration = sessionsGeneration
@@ -171,7 +178,7 @@ public final class PortalStore: Sendable {
                     if changes.contains(.sessions) { sessionsGeneration.advance() }
                 }),
             readers: ReaderPool(connections: connections.readers),
-            earlierRun: connections.earlierRun, lock: lock,
+            earlierRun: connections.earlierRun, storeID: connections.storeID, lock: lock,
             availabilityGenerations: availabilityGenerations, sessionsGeneration: sessionsGeneration)
     }
 
@@ -203,12 +210,24 @@ public final class PortalStore: Sendable {
     struct EarlierRun: Sendable {
         var lastHoldID: Int64 = 0
         var lastOutboxID: Int64 = 0
+        /// The later of the newest audit entry's time and the database's
+        /// creation (``earlierRunsLastChange``).
+        var lastChangeAt: Int64 = 0
+    }
+
+    /// When earlier runs of this database last recorded a change — the
+    /// newest audit entry's time, read at open — or, if later (or none
+    /// was ever recorded), when the database got its id: every earlier run
+    /// stopped after this moment.
+    public var earlierRunsLastChange: Instant {
+        Instant(unixSeconds: earlierRun.lastChangeAt)
     }
 
     private struct Connections {
         var writer: SQLiteConnection
         var readers: [SQLiteConnection]
         var earlierRun = EarlierRun()
+        var storeID: String
         /// `nil` when the log cannot be synced apart (not in WAL mode): the
         /// writer then keeps `synchronous = FULL`.
         var sync: WALSync?
@@ -247,7 +266,16 @@ public final class PortalStore: Sendable {
             try Migrations.migrate(writer, logger: logger)
             let earlierRun = EarlierRun(
                 lastHoldID: try writer.integer("SELECT coalesce(max(hold_id), 0) FROM holds") ?? 0,
-                lastOutboxID: try writer.integer("SELECT coalesce(max(outbox_id), 0) FROM outbox") ?? 0)
+                lastOutboxID: try writer.integer("SELECT coalesce(max(outbox_id), 0) FROM outbox") ?? 0,
+                lastChangeAt: try writer.integer(
+                    """
+                    SELECT max(coalesce((SELECT at FROM audit_log ORDER BY audit_id DESC LIMIT 1), 0), created_at)
+                    FROM store_identity
+                    """) ?? 0)
+            let storeID = try writer.row("SELECT store_id FROM store_identity", [], { $0.text(0) })
+            guard let storeID else {
+                throw StoredDataError(what: "store identity")
+            }
 
             var readers: [SQLiteConnection] = []
             for _ in 0..<configuration.readerCount {
@@ -263,7 +291,7 @@ public final class PortalStore: Sendable {
             guard mode.lowercased() == "wal", let walPath = writer.walPath,
                 let sync = WALSync(walPath: walPath, logger: logger)
             else {
-                return Connections(writer: writer, readers: readers, earlierRun: earlierRun)
+                return Connections(writer: writer, readers: readers, earlierRun: earlierRun, storeID: storeID)
             }
             // Passive checkpoints never wait; the idle truncation waits at
             // most this long for readers while holding writers off.
@@ -281,7 +309,7 @@ public final class PortalStore: Sendable {
             else {
                 // SQLite's own checkpoints then, inside the writer's commits.
                 checkpointConnection.close()
-                return Connections(writer: writer, readers: readers, earlierRun: earlierRun, sync: sync)
+                return Connections(writer: writer, readers: readers, earlierRun: earlierRun, storeID: storeID, sync: sync)
             }
             // No frame written before COMMIT (a full page cache grows
             // instead of spilling): the writer's first frame after a
@@ -290,7 +318,7 @@ public final class PortalStore: Sendable {
             try writer.execute(script: "PRAGMA cache_spill = OFF")
             try writer.trackWALFrames()
             return Connections(
-                writer: writer, readers: readers, earlierRun: earlierRun, sync: sync,
+                writer: writer, readers: readers, earlierRun: earlierRun, storeID: storeID, sync: sync,
                 checkpointer: checkpointer)
         } catch {
             writer.close()

@@ -149,7 +149,67 @@ final class CheckoutCrashTests: XCTestCase {
             1, "the slot is free again")
         await assertEqual(try await provider.paymentIntents(createdSince: 0, limit: 100).count, 1)
         XCTAssertTrue(restarted.log.contains("Released holds left mid-checkout by an earlier run"), restarted.log)
-        XCTAssertTrue(restarted.log.contains("Cancelled the PaymentIntents those checkouts may have created"), restarted.log)
+        XCTAssertTrue(
+            restarted.log.contains("Cancelled the PaymentIntents unfinished checkouts of an earlier run left"), restarted.log)
+        XCTAssertTrue(restarted.terminate(), "portald should exit on SIGTERM")
+    }
+
+    /// A `StartCheckout` on an uncontested block — twenty free slots, more
+    /// than the margin — creates its PaymentIntent before its hold, and one
+    /// that died in between left an open PaymentIntent that no row names.
+    /// Start-up repair finds it at the provider by this database's id and an
+    /// earlier run's in its metadata, and cancels it; another deployment's
+    /// PaymentIntent on the same account, alike but for the store id, stays
+    /// open.
+    func testAKillBetweenAPaymentIntentAndItsHoldsWriteIsRepairedAtRestart() async throws {
+        let stripe = try LocalStripe.sharedOrSkip()
+        try await stripe.reset()
+        let doomed = try await startPortaldThatWillDie(of: "crash-before-writing-paid-hold", stripe: stripe, capacity: 20)
+        defer { try? FileManager.default.removeItem(at: doomed.directory) }
+        defer { doomed.process.kill() }
+        let databasePath = doomed.databasePath
+        await expectDeath(of: doomed) { () async throws(RPCError) in
+            _ = try await doomed.session.call(
+                PortalMethods.startCheckout,
+                StartCheckoutRequest(serviceCode: "walk", blockId: doomed.blockID, expectedPriceCents: 1500))
+        }
+
+        // What the crash left: an open PaymentIntent, and no hold at all.
+        let provider = stripe.makeClient()
+        let listed = try await provider.paymentIntents(createdSince: 0, limit: 100)
+        XCTAssertEqual(listed.count, 1)
+        let orphan = try XCTUnwrap(listed.first)
+        XCTAssertEqual(orphan.status, .requiresPaymentMethod)
+        XCTAssertEqual(orphan.metadata["portal_client_id"], String(doomed.clientID))
+        let storeID = try XCTUnwrap(orphan.metadata["portal_store_id"])
+        XCTAssertEqual(storeID.count, 32)
+        XCTAssertNotNil(orphan.metadata["portal_run_id"])
+        XCTAssertEqual(try count(databasePath, "SELECT count(*) FROM holds"), 0, "no row names the PaymentIntent")
+        // Another deployment on the same provider account.
+        var elsewhere = orphan.metadata
+        elsewhere["portal_store_id"] = String(repeating: "0", count: 32)
+        let foreign = try await provider.createPaymentIntent(
+            amountCents: 1500, currency: "gbp", metadata: elsewhere, idempotencyKey: "elsewhere-\(UUID().uuidString)")
+
+        let restarted = try await restartUntilRepaired(
+            directory: doomed.directory, databasePath: databasePath, arguments: doomed.arguments)
+        defer { restarted.kill() }
+        await assertEqual(try await provider.retrievePaymentIntent(id: orphan.id).status, .canceled)
+        await assertEqual(try await provider.retrievePaymentIntent(id: foreign.id).status, .requiresPaymentMethod)
+        XCTAssertEqual(
+            try count(
+                databasePath,
+                "SELECT count(*) FROM outbox WHERE kind = 'cancel' AND payment_intent_id = '\(orphan.id)' AND done_at IS NOT NULL"),
+            1)
+        XCTAssertEqual(try count(databasePath, "SELECT count(*) FROM outbox"), 1)
+        XCTAssertEqual(
+            try count(
+                databasePath,
+                "SELECT count(*) FROM audit_log WHERE entity = 'payment' AND entity_id = '\(orphan.id)' AND event = 'payment.cancel_queued'"),
+            1)
+        XCTAssertEqual(try count(databasePath, "SELECT count(*) FROM holds"), 0)
+        XCTAssertTrue(
+            restarted.log.contains("Cancelled the PaymentIntents unfinished checkouts of an earlier run left"), restarted.log)
         XCTAssertTrue(restarted.terminate(), "portald should exit on SIGTERM")
     }
 
@@ -184,9 +244,11 @@ final class CheckoutCrashTests: XCTestCase {
         let session: PortalClient
     }
 
-    /// Starts a portald with `fault`, seeds a block (five walk slots) and
-    /// signs a client up.
-    private func startPortaldThatWillDie(of fault: String, stripe: LocalStripe) async throws -> Doomed {
+    /// Starts a portald with `fault`, seeds a block (`capacity` walk slots)
+    /// and signs a client up.
+    private func startPortaldThatWillDie(of fault: String, stripe: LocalStripe, capacity: Int32 = 5) async throws
+        -> Doomed
+    {
         let directory = FileManager.default.temporaryDirectory
             .appendingPathComponent("portal-crash-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
@@ -201,7 +263,7 @@ final class CheckoutCrashTests: XCTestCase {
             logURL: directory.appendingPathComponent("first.log"))
         do {
             let admin = client(port: process.port, token: Self.adminKey, group: eventLoopGroup)
-            let blockID = try await seed(admin, date: Self.dateAWeekAhead())
+            let blockID = try await seed(admin, date: Self.dateAWeekAhead(), capacity: capacity)
             let (clientID, session) = try await signUp(admin, port: process.port, group: eventLoopGroup)
             return Doomed(
                 directory: directory, databasePath: databasePath, arguments: arguments, process: process,
@@ -331,7 +393,7 @@ final class CheckoutCrashTests: XCTestCase {
         return PortalClient(host: "127.0.0.1", port: port, configuration: configuration, eventLoopGroup: group)
     }
 
-    private func seed(_ admin: PortalClient, date: String) async throws -> Int64 {
+    private func seed(_ admin: PortalClient, date: String, capacity: Int32 = 5) async throws -> Int64 {
         _ = try await admin.call(
             AdminMethods.upsertService,
             UpsertServiceRequest(
@@ -340,7 +402,7 @@ final class CheckoutCrashTests: XCTestCase {
             AdminMethods.createBlock, CreateBlockRequest(date: date, startTime: "09:00", endTime: "12:00", label: "Morning Run"))
         let blockID = try XCTUnwrap(block.block?.blockId)
         _ = try await admin.call(
-            AdminMethods.setCapacity, SetCapacityRequest(blockId: blockID, serviceCode: "walk", capacity: 5, allowOverlap: false))
+            AdminMethods.setCapacity, SetCapacityRequest(blockId: blockID, serviceCode: "walk", capacity: capacity, allowOverlap: false))
         return blockID
     }
 

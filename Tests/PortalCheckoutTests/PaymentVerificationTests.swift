@@ -107,14 +107,16 @@ final class CheckoutConfigurationTests: XCTestCase {
         XCTAssertThrowsError(try CheckoutFaults.from(environment: ["PORTAL_FAULT_INJECTION": "crash-later"]))
     }
 
-    func testTheMetadataNamesTheHoldAndTheClient() {
+    func testTheMetadataNamesTheHoldTheClientTheStoreAndTheRun() {
         let token = HoldToken.generate()
         XCTAssertEqual(
             CheckoutMetadata.of(
-                token, client: ClientID(rawValue: 3), block: BlockID(rawValue: 7), service: try! ServiceCode("walk")),
+                token, client: ClientID(rawValue: 3), block: BlockID(rawValue: 7), service: try! ServiceCode("walk"),
+                store: "0123456789abcdef0123456789abcdef", run: "5eed"),
             [
                 "portal_hold_token": token.rawValue, "portal_client_id": "3", "portal_block_id": "7",
-                "portal_service_code": "walk",
+                "portal_service_code": "walk", "portal_store_id": "0123456789abcdef0123456789abcdef",
+                "portal_run_id": "5eed",
             ])
         XCTAssertEqual(
             PaymentCommand.idempotencyKey(forHold: token, operation: "capture"), "portal-hold-\(token.rawValue)-capture")

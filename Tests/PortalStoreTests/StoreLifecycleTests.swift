@@ -27,7 +27,33 @@ final class StoreLifecycleTests: XCTestCase {
         XCTAssertEqual(
             tables,
             ["audit_log", "block_capacities", "blocks", "bookings", "clients", "holds", "outbox",
-             "portal_users", "services", "sessions"])
+             "portal_users", "services", "sessions", "store_identity"])
+    }
+
+    /// The id checkout PaymentIntents carry (start-up repair tells this
+    /// database's from another's by it) is drawn once per database, and the
+    /// store reads when earlier runs last recorded a change.
+    func testTheDatabasesIDIsDrawnOnceAndTheLastRecordedChangeIsReadAtOpen() async throws {
+        let id = fixture.store.storeID
+        XCTAssertEqual(id.count, 32)
+        XCTAssertTrue(id.allSatisfy(\.isHexDigit), id)
+        // A new database: nothing recorded yet, so its creation (real time).
+        let created = fixture.store.earlierRunsLastChange.unixSeconds
+        XCTAssertLessThan(abs(created - Int64(Date().timeIntervalSince1970)), 60)
+
+        // A hold recorded an hour after the creation, then a restart.
+        fixture.clock.set(to: Instant(unixSeconds: created + 3600))
+        try await fixture.service("walk", minutes: 60)
+        let block = try await fixture.block("2030-01-07", "09:00", "12:00", "Morning Run")
+        try await fixture.capacity(block, "walk", 3)
+        _ = try await fixture.hold(try await fixture.client(), block, "walk")
+        try await fixture.reopen()
+        XCTAssertEqual(fixture.store.storeID, id, "drawn once")
+        XCTAssertEqual(fixture.store.earlierRunsLastChange.unixSeconds, created + 3600)
+
+        let other = try await StoreFixture.make()
+        XCTAssertNotEqual(other.store.storeID, id, "another database, another id")
+        await other.tearDown()
     }
 
     func testReopeningDoesNotMigrateAgain() async throws {

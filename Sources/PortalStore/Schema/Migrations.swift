@@ -33,6 +33,7 @@ package enum Migrations {
         Migration(version: 10, name: "a day's bookings through its blocks, no index of every booking by date", sql: schemaV10),
         Migration(version: 11, name: "no index of the audit log by entity", sql: schemaV11),
         Migration(version: 12, name: "a new booking's booked count raised by its insert, not a trigger", sql: schemaV12),
+        Migration(version: 13, name: "the database's own id, for its PaymentIntents' metadata", sql: schemaV13),
     ]
 
     /// The version a fully migrated database has.
