@@ -107,24 +107,13 @@ final class CheckoutCrashTests: XCTestCase {
     func testAKillBetweenAHoldsPaymentIntentAndItsAttachmentIsRepairedAtRestart() async throws {
         let stripe = try LocalStripe.sharedOrSkip()
         try await stripe.reset()
-        let doomed = try await startPortaldThatWillDie(of: "crash-before-attaching-payment", stripe: stripe)
+        let (doomed, orphan) = try await startCheckoutUntilPortaldDies(of: "crash-before-attaching-payment", stripe: stripe)
         defer { try? FileManager.default.removeItem(at: doomed.directory) }
-        defer { doomed.process.kill() }
-        let (databasePath, clientID) = (doomed.databasePath, doomed.clientID)
-        await expectDeath(of: doomed) { () async throws(RPCError) in
-            _ = try await doomed.session.call(
-                PortalMethods.startCheckout,
-                StartCheckoutRequest(serviceCode: "walk", blockId: doomed.blockID, expectedPriceCents: 1500))
-        }
+        let databasePath = doomed.databasePath
+        let provider = stripe.makeClient()
 
         // What the crash left: the slot held by a hold without a
         // PaymentIntent, and an open PaymentIntent at the provider naming it.
-        let provider = stripe.makeClient()
-        let listed = try await provider.paymentIntents(createdSince: 0, limit: 100)
-        XCTAssertEqual(listed.count, 1)
-        let orphan = try XCTUnwrap(listed.first)
-        XCTAssertEqual(orphan.status, .requiresPaymentMethod)
-        XCTAssertEqual(orphan.metadata["portal_client_id"], String(clientID))
         let token = try XCTUnwrap(orphan.metadata["portal_hold_token"])
         XCTAssertEqual(
             try count(
@@ -136,21 +125,13 @@ final class CheckoutCrashTests: XCTestCase {
         let restarted = try await restartUntilRepaired(
             directory: doomed.directory, databasePath: databasePath, arguments: doomed.arguments)
         defer { restarted.kill() }
-        await assertEqual(try await provider.retrievePaymentIntent(id: orphan.id).status, .canceled)
-        XCTAssertEqual(
-            try count(
-                databasePath,
-                "SELECT count(*) FROM outbox WHERE kind = 'cancel' AND payment_intent_id = '\(orphan.id)' AND done_at IS NOT NULL"),
-            1)
-        XCTAssertEqual(try count(databasePath, "SELECT count(*) FROM outbox"), 1)
+        try await assertCancelledOnce(orphan, by: restarted, provider: provider, databasePath: databasePath)
         XCTAssertEqual(
             try count(
                 databasePath, "SELECT count(*) FROM holds WHERE state = 'cancelled' AND end_reason = 'interrupted'"),
             1, "the slot is free again")
         await assertEqual(try await provider.paymentIntents(createdSince: 0, limit: 100).count, 1)
         XCTAssertTrue(restarted.log.contains("Released holds left mid-checkout by an earlier run"), restarted.log)
-        XCTAssertTrue(
-            restarted.log.contains("Cancelled the PaymentIntents unfinished checkouts of an earlier run left"), restarted.log)
         XCTAssertTrue(restarted.terminate(), "portald should exit on SIGTERM")
     }
 
@@ -164,23 +145,13 @@ final class CheckoutCrashTests: XCTestCase {
     func testAKillBetweenAPaymentIntentAndItsHoldsWriteIsRepairedAtRestart() async throws {
         let stripe = try LocalStripe.sharedOrSkip()
         try await stripe.reset()
-        let doomed = try await startPortaldThatWillDie(of: "crash-before-writing-paid-hold", stripe: stripe, capacity: 20)
+        let (doomed, orphan) = try await startCheckoutUntilPortaldDies(
+            of: "crash-before-writing-paid-hold", stripe: stripe, capacity: 20)
         defer { try? FileManager.default.removeItem(at: doomed.directory) }
-        defer { doomed.process.kill() }
         let databasePath = doomed.databasePath
-        await expectDeath(of: doomed) { () async throws(RPCError) in
-            _ = try await doomed.session.call(
-                PortalMethods.startCheckout,
-                StartCheckoutRequest(serviceCode: "walk", blockId: doomed.blockID, expectedPriceCents: 1500))
-        }
+        let provider = stripe.makeClient()
 
         // What the crash left: an open PaymentIntent, and no hold at all.
-        let provider = stripe.makeClient()
-        let listed = try await provider.paymentIntents(createdSince: 0, limit: 100)
-        XCTAssertEqual(listed.count, 1)
-        let orphan = try XCTUnwrap(listed.first)
-        XCTAssertEqual(orphan.status, .requiresPaymentMethod)
-        XCTAssertEqual(orphan.metadata["portal_client_id"], String(doomed.clientID))
         let storeID = try XCTUnwrap(orphan.metadata["portal_store_id"])
         XCTAssertEqual(storeID.count, 32)
         XCTAssertNotNil(orphan.metadata["portal_run_id"])
@@ -194,23 +165,34 @@ final class CheckoutCrashTests: XCTestCase {
         let restarted = try await restartUntilRepaired(
             directory: doomed.directory, databasePath: databasePath, arguments: doomed.arguments)
         defer { restarted.kill() }
-        await assertEqual(try await provider.retrievePaymentIntent(id: orphan.id).status, .canceled)
+        try await assertCancelledOnce(orphan, by: restarted, provider: provider, databasePath: databasePath)
         await assertEqual(try await provider.retrievePaymentIntent(id: foreign.id).status, .requiresPaymentMethod)
+        XCTAssertEqual(try count(databasePath, "SELECT count(*) FROM holds"), 0)
+        XCTAssertTrue(restarted.terminate(), "portald should exit on SIGTERM")
+    }
+
+    /// `orphan` is cancelled at the provider, through the one outbox row the
+    /// database has (done, audited as queued), and `restarted` logged it.
+    private func assertCancelledOnce(
+        _ orphan: PaymentIntent, by restarted: PortaldProcess, provider: StripeClient, databasePath: String,
+        file: StaticString = #filePath, line: UInt = #line
+    ) async throws {
+        await assertEqual(
+            try await provider.retrievePaymentIntent(id: orphan.id).status, .canceled, file: file, line: line)
         XCTAssertEqual(
             try count(
                 databasePath,
                 "SELECT count(*) FROM outbox WHERE kind = 'cancel' AND payment_intent_id = '\(orphan.id)' AND done_at IS NOT NULL"),
-            1)
-        XCTAssertEqual(try count(databasePath, "SELECT count(*) FROM outbox"), 1)
+            1, file: file, line: line)
+        XCTAssertEqual(try count(databasePath, "SELECT count(*) FROM outbox"), 1, file: file, line: line)
         XCTAssertEqual(
             try count(
                 databasePath,
                 "SELECT count(*) FROM audit_log WHERE entity = 'payment' AND entity_id = '\(orphan.id)' AND event = 'payment.cancel_queued'"),
-            1)
-        XCTAssertEqual(try count(databasePath, "SELECT count(*) FROM holds"), 0)
+            1, file: file, line: line)
         XCTAssertTrue(
-            restarted.log.contains("Cancelled the PaymentIntents unfinished checkouts of an earlier run left"), restarted.log)
-        XCTAssertTrue(restarted.terminate(), "portald should exit on SIGTERM")
+            restarted.log.contains("Cancelled the PaymentIntents unfinished checkouts of an earlier run left"),
+            restarted.log, file: file, line: line)
     }
 
     // MARK: Helpers
@@ -288,6 +270,33 @@ final class CheckoutCrashTests: XCTestCase {
         XCTAssertEqual(doomed.process.process.terminationStatus, SIGKILL)
         await doomed.admin.shutdown()
         await doomed.session.shutdown()
+    }
+
+    /// Starts a portald with `fault` (a block of `capacity` walk slots) and
+    /// a checkout on it, which must make it kill itself (SIGKILL) before it
+    /// answers; returns it with the one PaymentIntent the dead call left at
+    /// the provider — open, naming the client.
+    private func startCheckoutUntilPortaldDies(of fault: String, stripe: LocalStripe, capacity: Int32 = 5)
+        async throws -> (doomed: Doomed, orphan: PaymentIntent)
+    {
+        let doomed = try await startPortaldThatWillDie(of: fault, stripe: stripe, capacity: capacity)
+        do {
+            await expectDeath(of: doomed) { () async throws(RPCError) in
+                _ = try await doomed.session.call(
+                    PortalMethods.startCheckout,
+                    StartCheckoutRequest(serviceCode: "walk", blockId: doomed.blockID, expectedPriceCents: 1500))
+            }
+            let listed = try await stripe.makeClient().paymentIntents(createdSince: 0, limit: 100)
+            XCTAssertEqual(listed.count, 1)
+            let orphan = try XCTUnwrap(listed.first)
+            XCTAssertEqual(orphan.status, .requiresPaymentMethod)
+            XCTAssertEqual(orphan.metadata["portal_client_id"], String(doomed.clientID))
+            return (doomed, orphan)
+        } catch {
+            doomed.process.kill()
+            try? FileManager.default.removeItem(at: doomed.directory)
+            throw error
+        }
     }
 
     /// Starts a portald with `fault`, seeds a block, signs a client up,
