@@ -320,13 +320,24 @@ public final class Checkout: Sendable {
     /// `StartCheckout` running right now) carry this run's id.
     ///
     /// - Returns: how many cancellations were queued, or `nil` when the
-    ///   provider could not be asked (logged; the sweeper tries again).
+    ///   provider could not be reached (logged; the sweeper tries again at
+    ///   its next round). A provider that refuses the listing (not a
+    ///   transient failure) is logged as an error and not asked again.
     func cancelOrphanedPaymentIntents() async -> Int? {
         let since = store.earlierRunsLastChange.unixSeconds - Self.orphanSearchMarginSeconds
         let intents: [PaymentIntent]
         do {
             intents = try await gateway.paymentIntents(createdSince: since, limit: 10_000)
         } catch {
+            let kind = PaymentFailureKind(classifying: error)
+            guard kind == .unavailable else {
+                // Asking again would be refused again (a key without the
+                // right to list, say): not retried until the next start.
+                logger.error(
+                    "The provider refused to list PaymentIntents: those unfinished checkouts of an earlier run may have left stay open",
+                    metadata: ["failure": "\(kind)", "error": "\(error)"])
+                return 0
+            }
             logger.warning(
                 "Could not list the PaymentIntents unfinished checkouts of an earlier run may have left",
                 metadata: ["error": "\(error)"])

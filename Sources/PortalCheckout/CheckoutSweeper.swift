@@ -57,7 +57,7 @@ public struct CheckoutSweeper: Service {
         await releaseInterruptedCheckouts()
         var orphansSought = false
         while !Task.isCancelled && !Task.isShuttingDownGracefully {
-            // Until the provider has answered once (it may be down at start).
+            // Until the provider has been reached once (it may be down at start).
             if !orphansSought { orphansSought = await cancelOrphanedPaymentIntents() }
             let report = await sweepOnce()
             if report != Report() {
@@ -93,8 +93,8 @@ public struct CheckoutSweeper: Service {
     /// Start-up repair, after ``releaseInterruptedCheckouts()``: cancels the
     /// open PaymentIntents an earlier run's unfinished `StartCheckout`s
     /// created and no hold or booking names
-    /// (``Checkout/cancelOrphanedPaymentIntents()``). Returns whether the
-    /// provider could be asked.
+    /// (``Checkout/cancelOrphanedPaymentIntents()``). Returns `false` when
+    /// the provider could not be reached (to be tried again).
     public func cancelOrphanedPaymentIntents() async -> Bool {
         guard let cancelled = await checkout.cancelOrphanedPaymentIntents() else { return false }
         if cancelled > 0 {

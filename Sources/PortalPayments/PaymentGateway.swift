@@ -74,8 +74,9 @@ extension PaymentGateway {
     }
 }
 
-/// The gateway cannot list its PaymentIntents.
-public struct PaymentListingUnsupported: Error, CustomStringConvertible {
+/// The gateway cannot list its PaymentIntents (asking again will not help).
+public struct PaymentListingUnsupported: PaymentGatewayFailure, CustomStringConvertible {
     public init() {}
+    public var paymentFailureKind: PaymentFailureKind { .refused }
     public var description: String { "this payment gateway cannot list PaymentIntents" }
 }

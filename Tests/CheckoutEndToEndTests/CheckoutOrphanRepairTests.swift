@@ -1,8 +1,10 @@
 import Foundation
+import LocalStripeHarness
 @testable import PortalCheckout
 import PortalDomain
 import PortalPayments
 import PortalStore
+import PortalStripe
 import XCTest
 
 @testable import portald
@@ -71,6 +73,31 @@ final class CheckoutOrphanRepairTests: XCTestCase {
         }
     }
 
+    /// A provider that cannot be reached is asked again at the next round;
+    /// one that refuses to list (or a gateway that cannot) is not.
+    func testTheSearchIsTriedAgainOnlyWhenTheProviderCouldNotBeReached() async throws {
+        let stripe = try LocalStripeHarnessAccess.stripe()
+        let unreachable = ListingFails(
+            wrapping: stripe.makeClient(),
+            error: StripeError.network(
+                NetworkFailure(kind: .connectionLost, curlCode: 56, curlMessage: "connection lost (test)", attempts: 1)))
+        try await CheckoutTestServer.with(gateway: unreachable) { server in
+            let reached = await server.sweeper.cancelOrphanedPaymentIntents()
+            XCTAssertFalse(reached, "to be tried again")
+        }
+        let refusing = ListingFails(
+            wrapping: stripe.makeClient(), error: StripeError.authentication(StripeErrorDetails(httpStatus: 403, attempts: 1)))
+        try await CheckoutTestServer.with(gateway: refusing) { server in
+            let reached = await server.sweeper.cancelOrphanedPaymentIntents()
+            XCTAssertTrue(reached, "a refusal is not retried")
+        }
+        try await CheckoutTestServer.with(gateway: ListingFails(wrapping: stripe.makeClient(), error: PaymentListingUnsupported())) {
+            server in
+            let reached = await server.sweeper.cancelOrphanedPaymentIntents()
+            XCTAssertTrue(reached, "a gateway that cannot list is not asked again")
+        }
+    }
+
     func testAnEarlierRunIsToldApartByTheStoreAndTheRunInTheMetadata() {
         func intent(_ metadata: [String: String]) -> PaymentIntent {
             PaymentIntent(
@@ -93,5 +120,40 @@ final class CheckoutOrphanRepairTests: XCTestCase {
         XCTAssertFalse(
             CheckoutMetadata.isFromAnEarlierRun(intent(["portal_store_id": store]), storeID: store, runID: "b"))
         XCTAssertFalse(CheckoutMetadata.isFromAnEarlierRun(intent([:]), storeID: store, runID: "b"))
+    }
+}
+
+/// A gateway whose listing of PaymentIntents fails with `error`; everything
+/// else goes to `inner`.
+private struct ListingFails: PaymentGateway {
+    let inner: any PaymentGateway
+    let error: any Error & Sendable
+
+    init(wrapping inner: any PaymentGateway, error: any Error & Sendable) {
+        self.inner = inner
+        self.error = error
+    }
+
+    func createPaymentIntent(
+        amountCents: Int, currency: String, metadata: [String: String], idempotencyKey: String
+    ) async throws -> PaymentIntent {
+        try await inner.createPaymentIntent(
+            amountCents: amountCents, currency: currency, metadata: metadata, idempotencyKey: idempotencyKey)
+    }
+
+    func retrievePaymentIntent(id: String) async throws -> PaymentIntent {
+        try await inner.retrievePaymentIntent(id: id)
+    }
+
+    func capturePaymentIntent(id: String, idempotencyKey: String) async throws -> PaymentIntent {
+        try await inner.capturePaymentIntent(id: id, idempotencyKey: idempotencyKey)
+    }
+
+    func cancelPaymentIntent(id: String, idempotencyKey: String) async throws -> PaymentIntent {
+        try await inner.cancelPaymentIntent(id: id, idempotencyKey: idempotencyKey)
+    }
+
+    func paymentIntents(createdSince since: Int64, limit: Int) async throws -> [PaymentIntent] {
+        throw error
     }
 }
