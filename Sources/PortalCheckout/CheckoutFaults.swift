@@ -69,31 +69,31 @@ public struct CheckoutFaults: Sendable, Hashable {
 
     /// Called right after a booking's commit.
     func bookingCommitted() {
-        if crashAfterBookingCommit {
-            kill(getpid(), SIGKILL)
-        }
+        crash(if: crashAfterBookingCommit)
     }
 
     /// Called right after the provider captured a booking's payment, before
     /// the capture is recorded.
     func captureMade() {
-        if crashAfterCapture {
-            kill(getpid(), SIGKILL)
-        }
+        crash(if: crashAfterCapture)
     }
 
     /// Called when a hold-first `StartCheckout` has its PaymentIntent, before
     /// attaching it.
     func paymentCreatedForHold() {
-        if crashBeforeAttachingPayment {
-            kill(getpid(), SIGKILL)
-        }
+        crash(if: crashBeforeAttachingPayment)
     }
 
     /// Called when an uncontested `StartCheckout` has its PaymentIntent,
     /// before writing the hold with it.
     func paymentCreatedBeforeHold() {
-        if crashBeforeWritingPaidHold {
+        crash(if: crashBeforeWritingPaidHold)
+    }
+
+    /// Kills the process at once (SIGKILL: no clean-up, as a crash) when
+    /// `isSet`.
+    private func crash(if isSet: Bool) {
+        if isSet {
             kill(getpid(), SIGKILL)
         }
     }

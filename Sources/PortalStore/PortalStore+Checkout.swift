@@ -307,8 +307,9 @@ extension PortalStore {
     /// died with that process before answering, so nobody can pay for it;
     /// releasing it frees the slot now rather than at its expiry. Holds this
     /// process took are never touched, even in its first second. Returns
-    /// the holds released, as they were (the checkout then cancels a
-    /// PaymentIntent the dead request may have created for one).
+    /// the holds released, as they were. (A PaymentIntent the dead request
+    /// may have created for one is cancelled by the checkout's search for
+    /// unclaimed ones: ``queueCancellationOfUnclaimedPaymentIntent(_:)``.)
     @discardableResult
     public func releaseInterruptedCheckouts() async throws -> [CapacityHold] {
         let lastEarlierHold = earlierRun.lastHoldID

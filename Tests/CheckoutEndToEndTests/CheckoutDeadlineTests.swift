@@ -68,8 +68,8 @@ final class CheckoutDeadlineTests: XCTestCase {
 /// A real gateway whose PaymentIntents are created at once but answered
 /// only after `delay`, whether or not the caller still waits — as an HTTP
 /// request already sent is answered.
-final class SlowCreates: PaymentGateway, @unchecked Sendable {
-    private let inner: any PaymentGateway
+final class SlowCreates: WrappingGateway, @unchecked Sendable {
+    let inner: any PaymentGateway
     private let delay: Duration
     private let lock = NSLock()
     private var created: [String] = []
@@ -93,17 +93,5 @@ final class SlowCreates: PaymentGateway, @unchecked Sendable {
             DispatchQueue.global().asyncAfter(deadline: .now() + .nanoseconds(nanoseconds)) { continuation.resume() }
         }
         return intent
-    }
-
-    func retrievePaymentIntent(id: String) async throws -> PaymentIntent {
-        try await inner.retrievePaymentIntent(id: id)
-    }
-
-    func capturePaymentIntent(id: String, idempotencyKey: String) async throws -> PaymentIntent {
-        try await inner.capturePaymentIntent(id: id, idempotencyKey: idempotencyKey)
-    }
-
-    func cancelPaymentIntent(id: String, idempotencyKey: String) async throws -> PaymentIntent {
-        try await inner.cancelPaymentIntent(id: id, idempotencyKey: idempotencyKey)
     }
 }

@@ -125,32 +125,13 @@ final class CheckoutOrphanRepairTests: XCTestCase {
 
 /// A gateway whose listing of PaymentIntents fails with `error`; everything
 /// else goes to `inner`.
-private struct ListingFails: PaymentGateway {
+private struct ListingFails: WrappingGateway {
     let inner: any PaymentGateway
     let error: any Error & Sendable
 
     init(wrapping inner: any PaymentGateway, error: any Error & Sendable) {
         self.inner = inner
         self.error = error
-    }
-
-    func createPaymentIntent(
-        amountCents: Int, currency: String, metadata: [String: String], idempotencyKey: String
-    ) async throws -> PaymentIntent {
-        try await inner.createPaymentIntent(
-            amountCents: amountCents, currency: currency, metadata: metadata, idempotencyKey: idempotencyKey)
-    }
-
-    func retrievePaymentIntent(id: String) async throws -> PaymentIntent {
-        try await inner.retrievePaymentIntent(id: id)
-    }
-
-    func capturePaymentIntent(id: String, idempotencyKey: String) async throws -> PaymentIntent {
-        try await inner.capturePaymentIntent(id: id, idempotencyKey: idempotencyKey)
-    }
-
-    func cancelPaymentIntent(id: String, idempotencyKey: String) async throws -> PaymentIntent {
-        try await inner.cancelPaymentIntent(id: id, idempotencyKey: idempotencyKey)
     }
 
     func paymentIntents(createdSince since: Int64, limit: Int) async throws -> [PaymentIntent] {

@@ -81,13 +81,13 @@ enum LocalStripeHarnessAccess {
 
 /// A real gateway whose captures fail on purpose: before the request is sent
 /// (an outage), or after Stripe applied it (the answer is lost).
-final class FlakyCaptures: PaymentGateway, @unchecked Sendable {
+final class FlakyCaptures: WrappingGateway, @unchecked Sendable {
     enum Mode {
         case failBeforeSending(times: Int)
         case loseAnswer(times: Int)
     }
 
-    private let inner: any PaymentGateway
+    let inner: any PaymentGateway
     private let lock = NSLock()
     private var mode: Mode
     private var keys: [String] = []
@@ -99,17 +99,6 @@ final class FlakyCaptures: PaymentGateway, @unchecked Sendable {
 
     /// The idempotency key of every capture attempt, in order.
     var captureKeys: [String] { lock.withLock { keys } }
-
-    func createPaymentIntent(
-        amountCents: Int, currency: String, metadata: [String: String], idempotencyKey: String
-    ) async throws -> PaymentIntent {
-        try await inner.createPaymentIntent(
-            amountCents: amountCents, currency: currency, metadata: metadata, idempotencyKey: idempotencyKey)
-    }
-
-    func retrievePaymentIntent(id: String) async throws -> PaymentIntent {
-        try await inner.retrievePaymentIntent(id: id)
-    }
 
     func capturePaymentIntent(id: String, idempotencyKey: String) async throws -> PaymentIntent {
         let fault: (before: Bool, after: Bool) = lock.withLock {
@@ -129,10 +118,6 @@ final class FlakyCaptures: PaymentGateway, @unchecked Sendable {
         let intent = try await inner.capturePaymentIntent(id: id, idempotencyKey: idempotencyKey)
         if fault.after { throw Self.outage }
         return intent
-    }
-
-    func cancelPaymentIntent(id: String, idempotencyKey: String) async throws -> PaymentIntent {
-        try await inner.cancelPaymentIntent(id: id, idempotencyKey: idempotencyKey)
     }
 
     private static let outage = StripeError.network(
